@@ -1,0 +1,127 @@
+//! The three parts of an authorization question: who asks ([`Principal`]), what they want to do
+//! ([`Act`]) and what it is about ([`Resource`]), with the names these carry in Cedar policies.
+
+use std::fmt;
+
+use puente_domain::{PartyCode, Role};
+
+/// What the user wants to do. In policies these are `Puente::Action::"list"` and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Act {
+    List,
+    Read,
+    Create,
+    Update,
+}
+
+impl Act {
+    pub const ALL: [Act; 4] = [Act::List, Act::Read, Act::Create, Act::Update];
+
+    /// The Cedar action id, also used in logs and denial explanations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Act::List => "list",
+            Act::Read => "read",
+            Act::Create => "create",
+            Act::Update => "update",
+        }
+    }
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Kinds of thing a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    Commitment,
+    ActionRecord,
+    Indicator,
+    Measurement,
+    Meeting,
+    AuditEntry,
+    User,
+    Program,
+    /// The signed-in user's own profile and session.
+    Me,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 9] = [
+        ResourceKind::Commitment,
+        ResourceKind::ActionRecord,
+        ResourceKind::Indicator,
+        ResourceKind::Measurement,
+        ResourceKind::Meeting,
+        ResourceKind::AuditEntry,
+        ResourceKind::User,
+        ResourceKind::Program,
+        ResourceKind::Me,
+    ];
+
+    /// The kebab-case name used in the API, logs and denial explanations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Commitment => "commitment",
+            ResourceKind::ActionRecord => "action",
+            ResourceKind::Indicator => "indicator",
+            ResourceKind::Measurement => "measurement",
+            ResourceKind::Meeting => "meeting",
+            ResourceKind::AuditEntry => "audit",
+            ResourceKind::User => "user",
+            ResourceKind::Program => "program",
+            ResourceKind::Me => "me",
+        }
+    }
+
+    /// The Cedar entity type in the `Puente` namespace. Two differ from the Rust names because
+    /// Cedar already uses them: `Puente::Action` is the type of the actions themselves, and
+    /// `Puente::User` is the principal, whose attributes (role, party) a managed account lacks.
+    pub(crate) fn cedar_type(self) -> &'static str {
+        match self {
+            ResourceKind::Commitment => "Puente::Commitment",
+            ResourceKind::ActionRecord => "Puente::ActionRecord",
+            ResourceKind::Indicator => "Puente::Indicator",
+            ResourceKind::Measurement => "Puente::Measurement",
+            ResourceKind::Meeting => "Puente::Meeting",
+            ResourceKind::AuditEntry => "Puente::AuditEntry",
+            ResourceKind::User => "Puente::UserAccount",
+            ResourceKind::Program => "Puente::Program",
+            ResourceKind::Me => "Puente::Me",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The signed-in user asking. Becomes `Puente::User::"<user>"` with attributes `role`, `party`
+/// and `agency` (`""` when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal<'a> {
+    /// The user's id.
+    pub user: &'a str,
+    pub role: Role,
+    pub party: PartyCode,
+    pub agency: Option<&'a str>,
+}
+
+/// What the request is about. Becomes `Puente::<Kind>::"<id or *>"` with attributes `owners`
+/// and `agency` (`""` when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource<'a> {
+    pub kind: ResourceKind,
+    /// The record's id; `None` when the request is about the kind as a whole (list, create).
+    pub id: Option<&'a str>,
+    /// Parties that own it: a commitment's owners; any other record's origin party; for
+    /// User, AuditEntry, Program and Me, the node's own party.
+    pub owners: &'a [PartyCode],
+    /// Responsible agency, if any.
+    pub agency: Option<&'a str>,
+}

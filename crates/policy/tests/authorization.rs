@@ -1,0 +1,514 @@
+//! The specification of who may do what on a node under the shipped default policies, and the
+//! checks that a node's policy file is refused when an administrator could not trust it.
+
+use std::sync::Arc;
+
+use puente_policy::{
+    Act, DEFAULT_DENY, Decision, PartyCode, PolicyEngine, PolicyError, Principal, Resource,
+    ResourceKind, Role,
+};
+
+const US: PartyCode = PartyCode::US;
+const MX: PartyCode = PartyCode::MX;
+
+// Clippy recognises #[test] functions but not their helpers as test code.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a panic here is a failed test"
+)]
+fn defaults() -> PolicyEngine {
+    PolicyEngine::defaults().unwrap()
+}
+
+fn principal(role: Role) -> Principal<'static> {
+    Principal {
+        user: "u-1",
+        role,
+        party: US,
+        agency: Some("CBP"),
+    }
+}
+
+fn resource<'a>(
+    kind: ResourceKind,
+    owners: &'a [PartyCode],
+    agency: Option<&'a str>,
+) -> Resource<'a> {
+    Resource {
+        kind,
+        id: Some("r-1"),
+        owners,
+        agency,
+    }
+}
+
+fn rule(decision: &Decision) -> Option<&str> {
+    decision.denial().map(|d| d.rule.as_str())
+}
+
+/// For each role and resource kind, which of list / read / create / update are allowed
+/// ("L", "R", "C", "U" at their positions; "-" denied). The principal is of party US with
+/// agency CBP; the resource is owned by US and assigned to CBP, so the own-records-only and
+/// agency rules do not get in the way (they have their own tests).
+#[rustfmt::skip]
+const MATRIX: &[(Role, ResourceKind, &str)] = {
+    use ResourceKind as K;
+    use Role as R;
+    &[
+        (R::Administrator,  K::Commitment,   "LR--"),
+        (R::Administrator,  K::ActionRecord, "LR--"),
+        (R::Administrator,  K::Indicator,    "LR--"),
+        (R::Administrator,  K::Measurement,  "LR--"),
+        (R::Administrator,  K::Meeting,      "LR--"),
+        (R::Administrator,  K::AuditEntry,   "LR--"),
+        (R::Administrator,  K::User,         "LRCU"),
+        (R::Administrator,  K::Program,      "LR--"),
+        (R::Administrator,  K::Me,           "LR--"),
+
+        (R::ProgramOfficer, K::Commitment,   "LRCU"),
+        (R::ProgramOfficer, K::ActionRecord, "LRCU"),
+        (R::ProgramOfficer, K::Indicator,    "LRCU"),
+        (R::ProgramOfficer, K::Measurement,  "LRCU"),
+        (R::ProgramOfficer, K::Meeting,      "LRCU"),
+        (R::ProgramOfficer, K::AuditEntry,   "----"),
+        (R::ProgramOfficer, K::User,         "----"),
+        (R::ProgramOfficer, K::Program,      "LR--"),
+        (R::ProgramOfficer, K::Me,           "-R--"),
+
+        (R::LiaisonOfficer, K::Commitment,   "LR--"),
+        (R::LiaisonOfficer, K::ActionRecord, "LR--"),
+        (R::LiaisonOfficer, K::Indicator,    "LR--"),
+        (R::LiaisonOfficer, K::Measurement,  "LR--"),
+        (R::LiaisonOfficer, K::Meeting,      "LR--"),
+        (R::LiaisonOfficer, K::AuditEntry,   "----"),
+        (R::LiaisonOfficer, K::User,         "----"),
+        (R::LiaisonOfficer, K::Program,      "LR--"),
+        (R::LiaisonOfficer, K::Me,           "-R--"),
+
+        (R::Analyst,        K::Commitment,   "LR--"),
+        (R::Analyst,        K::ActionRecord, "LR--"),
+        (R::Analyst,        K::Indicator,    "LR--"),
+        (R::Analyst,        K::Measurement,  "LR--"),
+        (R::Analyst,        K::Meeting,      "LR--"),
+        (R::Analyst,        K::AuditEntry,   "----"),
+        (R::Analyst,        K::User,         "----"),
+        (R::Analyst,        K::Program,      "LR--"),
+        (R::Analyst,        K::Me,           "-R--"),
+
+        (R::AgencyUser,     K::Commitment,   "LR--"),
+        (R::AgencyUser,     K::ActionRecord, "LR--"),
+        (R::AgencyUser,     K::Indicator,    "----"),
+        (R::AgencyUser,     K::Measurement,  "----"),
+        (R::AgencyUser,     K::Meeting,      "----"),
+        (R::AgencyUser,     K::AuditEntry,   "----"),
+        (R::AgencyUser,     K::User,         "----"),
+        (R::AgencyUser,     K::Program,      "LR--"),
+        (R::AgencyUser,     K::Me,           "-R--"),
+
+        (R::Auditor,        K::Commitment,   "LR--"),
+        (R::Auditor,        K::ActionRecord, "LR--"),
+        (R::Auditor,        K::Indicator,    "LR--"),
+        (R::Auditor,        K::Measurement,  "LR--"),
+        (R::Auditor,        K::Meeting,      "LR--"),
+        (R::Auditor,        K::AuditEntry,   "LR--"),
+        (R::Auditor,        K::User,         "----"),
+        (R::Auditor,        K::Program,      "LR--"),
+        (R::Auditor,        K::Me,           "-R--"),
+    ]
+};
+
+#[test]
+fn default_policies_decide_every_role_act_and_kind_as_specified() {
+    // The table must be complete: every role with every kind, exactly once.
+    let mut pairs: Vec<(Role, ResourceKind)> = MATRIX.iter().map(|(r, k, _)| (*r, *k)).collect();
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(
+        pairs.len(),
+        MATRIX.len(),
+        "a (role, kind) pair appears twice"
+    );
+    assert_eq!(
+        pairs.len(),
+        Role::ALL.len() * ResourceKind::ALL.len(),
+        "a (role, kind) pair is missing"
+    );
+
+    let engine = defaults();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for &(role, kind, allowed) in MATRIX {
+        assert_eq!(
+            allowed.len(),
+            4,
+            "{role} {kind}: expected four letters, got {allowed:?}"
+        );
+        for (act, flag) in Act::ALL.into_iter().zip(allowed.chars()) {
+            let expected = flag != '-';
+            let decision =
+                engine.authorize(&principal(role), act, &resource(kind, &[US], Some("CBP")));
+            checked += 1;
+            if decision.is_allow() != expected {
+                wrong.push(format!(
+                    "{role} {act} {kind}: expected {}, got {decision:?}",
+                    if expected { "allow" } else { "deny" }
+                ));
+            } else if let Some(denial) = decision.denial() {
+                // Nothing here is owned by another party, so denials are for want of a permit.
+                assert_eq!(denial.rule, DEFAULT_DENY, "{role} {act} {kind}");
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 4 * 9);
+    assert!(
+        wrong.is_empty(),
+        "{} wrong decisions:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn a_denial_without_permit_is_default_deny_with_an_explanation() {
+    let decision = defaults().authorize(
+        &principal(Role::Analyst),
+        Act::Update,
+        &resource(ResourceKind::Commitment, &[US], None),
+    );
+    let denial = decision.denial().unwrap();
+    assert_eq!(denial.rule, "default-deny");
+    assert_eq!(
+        denial.explanation,
+        "no policy permits role analyst to update commitment"
+    );
+}
+
+#[test]
+fn a_party_changes_only_what_it_owns() {
+    let engine = defaults();
+    let officer = principal(Role::ProgramOfficer);
+    for act in [Act::Create, Act::Update] {
+        for kind in [
+            ResourceKind::Commitment,
+            ResourceKind::Meeting,
+            ResourceKind::Measurement,
+        ] {
+            let decision = engine.authorize(&officer, act, &resource(kind, &[MX], None));
+            assert_eq!(
+                rule(&decision),
+                Some("own-records-only"),
+                "{act} {kind}: {decision:?}"
+            );
+            let explanation = &decision.denial().unwrap().explanation;
+            assert!(explanation.contains("own-records-only"), "{explanation}");
+            assert!(explanation.contains("owned by MX"), "{explanation}");
+            assert!(
+                explanation.contains("a party changes only what it owns"),
+                "{explanation}"
+            );
+        }
+    }
+    // Reading the other party's records is fine; so is changing a jointly owned one.
+    let mx_commitment = resource(ResourceKind::Commitment, &[MX], None);
+    assert!(
+        engine
+            .authorize(&officer, Act::Read, &mx_commitment)
+            .is_allow()
+    );
+    let joint = resource(ResourceKind::Commitment, &[MX, US], None);
+    assert!(engine.authorize(&officer, Act::Update, &joint).is_allow());
+    let mx_officer = Principal {
+        party: MX,
+        ..officer
+    };
+    assert!(
+        engine
+            .authorize(&mx_officer, Act::Update, &joint)
+            .is_allow()
+    );
+    // It binds administrators too: a user account belongs to the node's own party.
+    let admin = principal(Role::Administrator);
+    let decision = engine.authorize(
+        &admin,
+        Act::Create,
+        &resource(ResourceKind::User, &[MX], None),
+    );
+    assert_eq!(rule(&decision), Some("own-records-only"));
+    // Owned by nobody is owned by somebody else.
+    let decision = engine.authorize(
+        &officer,
+        Act::Create,
+        &resource(ResourceKind::Meeting, &[], None),
+    );
+    assert_eq!(rule(&decision), Some("own-records-only"));
+}
+
+#[test]
+fn an_agency_user_reads_only_its_own_agencys_work() {
+    let engine = defaults();
+    let cbp = principal(Role::AgencyUser);
+    for kind in [ResourceKind::Commitment, ResourceKind::ActionRecord] {
+        let own = resource(kind, &[US], Some("CBP"));
+        let other = resource(kind, &[US], Some("DEA"));
+        let unassigned = resource(kind, &[US], None);
+        assert!(engine.authorize(&cbp, Act::Read, &own).is_allow(), "{kind}");
+        assert_eq!(
+            rule(&engine.authorize(&cbp, Act::Read, &other)),
+            Some(DEFAULT_DENY),
+            "{kind}"
+        );
+        assert!(
+            !engine.authorize(&cbp, Act::Read, &unassigned).is_allow(),
+            "{kind}"
+        );
+        // The list is open to it whatever the agency; the web layer shows only what it may read.
+        assert!(
+            engine.authorize(&cbp, Act::List, &other).is_allow(),
+            "{kind}"
+        );
+        // An agency user with no agency has nothing of its own, even among unassigned records.
+        for agency in [None, Some("")] {
+            let nobody = Principal { agency, ..cbp };
+            assert!(
+                !engine.authorize(&nobody, Act::Read, &unassigned).is_allow(),
+                "{kind} {agency:?}"
+            );
+            assert!(
+                !engine.authorize(&nobody, Act::Read, &own).is_allow(),
+                "{kind} {agency:?}"
+            );
+        }
+        // Matching agency does not make it an editor.
+        assert!(
+            !engine.authorize(&cbp, Act::Update, &own).is_allow(),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn a_custom_policy_changes_decisions() {
+    let analyst = principal(Role::Analyst);
+    let meeting = resource(ResourceKind::Meeting, &[US], None);
+    assert!(
+        !defaults()
+            .authorize(&analyst, Act::Create, &meeting)
+            .is_allow()
+    );
+
+    let text = format!(
+        "{}\n@id(\"analysts-schedule-meetings\")\npermit (principal, action == Puente::Action::\"create\", resource is Puente::Meeting)\nwhen {{ principal.role == \"analyst\" }};\n",
+        PolicyEngine::DEFAULT_POLICIES
+    );
+    let engine = PolicyEngine::parse(&text).unwrap();
+    assert!(engine.authorize(&analyst, Act::Create, &meeting).is_allow());
+    // The forbid still applies on top of the new permit.
+    let mx_meeting = resource(ResourceKind::Meeting, &[MX], None);
+    assert_eq!(
+        rule(&engine.authorize(&analyst, Act::Create, &mx_meeting)),
+        Some("own-records-only")
+    );
+}
+
+#[test]
+fn a_custom_forbid_is_named_in_the_denial() {
+    let text = r#"
+@id("everyone-reads-program")
+permit (principal, action == Puente::Action::"read", resource is Puente::Program);
+
+@id("program-closed-to-mx")
+forbid (principal, action, resource is Puente::Program) when { principal.party == "MX" };
+"#;
+    let engine = PolicyEngine::parse(text).unwrap();
+    let program = resource(ResourceKind::Program, &[US], None);
+    assert!(
+        engine
+            .authorize(&principal(Role::Analyst), Act::Read, &program)
+            .is_allow()
+    );
+    let mx = Principal {
+        party: MX,
+        ..principal(Role::Analyst)
+    };
+    let decision = engine.authorize(&mx, Act::Read, &program);
+    let denial = decision.denial().unwrap();
+    assert_eq!(denial.rule, "program-closed-to-mx");
+    assert!(
+        denial.explanation.starts_with(
+            "policy program-closed-to-mx forbids role analyst of party MX to read program"
+        ),
+        "{}",
+        denial.explanation
+    );
+    // Everything else falls to the default.
+    let decision = engine.authorize(
+        &principal(Role::Administrator),
+        Act::Read,
+        &resource(ResourceKind::User, &[US], None),
+    );
+    assert_eq!(rule(&decision), Some(DEFAULT_DENY));
+}
+
+#[test]
+fn an_evaluation_error_denies_even_if_a_permit_matches() {
+    // Cedar would skip the erring forbid and allow; the engine must not.
+    let text = r#"
+@id("everyone-reads-program")
+permit (principal, action == Puente::Action::"read", resource is Puente::Program);
+
+@id("overflowing-forbid")
+forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };
+"#;
+    let engine = PolicyEngine::parse(text).unwrap();
+    let decision = engine.authorize(
+        &principal(Role::Analyst),
+        Act::Read,
+        &resource(ResourceKind::Program, &[US], None),
+    );
+    let denial = decision.denial().unwrap();
+    assert_eq!(denial.rule, DEFAULT_DENY);
+    assert!(
+        denial.explanation.contains("overflowing-forbid"),
+        "{}",
+        denial.explanation
+    );
+}
+
+#[test]
+fn a_policy_without_id_is_rejected_with_its_line() {
+    let text = "@id(\"a\")\npermit (principal, action, resource is Puente::Program);\n\npermit (principal, action, resource is Puente::Me);\n";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(
+        matches!(err, PolicyError::MissingId { line: 4, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("line 4"), "{message}");
+    assert!(message.contains("@id"), "{message}");
+    assert!(message.contains("Puente::Me"), "{message}");
+
+    let empty = "@id(\"  \")\npermit (principal, action, resource);";
+    let err = PolicyEngine::parse(empty).unwrap_err();
+    assert!(
+        matches!(err, PolicyError::MissingId { line: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_duplicate_id_is_rejected_naming_both_lines() {
+    let text = "@id(\"x\")\npermit (principal, action, resource is Puente::Program);\n@id(\"y\")\npermit (principal, action, resource is Puente::Me);\n@id(\"x\")\nforbid (principal, action, resource is Puente::Me);\n";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(
+        matches!(err, PolicyError::DuplicateId { ref id, line: 5, first_line: 1 } if id == "x"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("@id(\"x\")") && message.contains("line 5") && message.contains("line 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_rejected_with_its_line() {
+    let text = "@id(\"a\")\npermit (principal, action, resource is Puente::Program);\n\n@id(\"b\")\npermit (principal, action resource);\n";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(matches!(err, PolicyError::Parse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("line 5"), "{message}");
+}
+
+#[test]
+fn a_misspelled_attribute_is_rejected_naming_the_policy() {
+    let text = PolicyEngine::DEFAULT_POLICIES.replace(
+        "principal.role == \"auditor\" &&",
+        "principal.rol == \"auditor\" &&",
+    );
+    assert_ne!(text, PolicyEngine::DEFAULT_POLICIES);
+    let line = text
+        .lines()
+        .position(|l| l.contains("principal.rol "))
+        .unwrap()
+        + 1;
+    let err = PolicyEngine::parse(&text).unwrap_err();
+    assert!(matches!(err, PolicyError::Validation { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("auditor-reads-records"), "{message}");
+    assert!(message.contains("rol"), "{message}");
+    assert!(message.contains(&format!("line {line}")), "{message}");
+}
+
+#[test]
+fn an_unknown_entity_type_or_action_is_rejected() {
+    let text = "@id(\"typo\")\npermit (principal, action, resource is Puente::Comitment);";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(matches!(err, PolicyError::Validation { .. }), "{err:?}");
+    assert!(err.to_string().contains("Comitment"), "{err}");
+
+    let text =
+        "@id(\"delete\")\npermit (principal, action == Puente::Action::\"delete\", resource);";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(matches!(err, PolicyError::Validation { .. }), "{err:?}");
+    assert!(err.to_string().contains("delete"), "{err}");
+}
+
+#[test]
+fn a_template_is_rejected() {
+    let text = "@id(\"t\")\npermit (principal == ?principal, action, resource);";
+    let err = PolicyEngine::parse(text).unwrap_err();
+    assert!(
+        matches!(err, PolicyError::Template { ref id, line: 1 } if id == "t"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn load_reads_a_file_and_names_a_missing_one() {
+    let dir = std::env::temp_dir().join(format!("puente-policy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policies.cedar");
+    std::fs::write(&path, "@id(\"only-program\")\npermit (principal, action == Puente::Action::\"read\", resource is Puente::Program);\n").unwrap();
+    let engine = PolicyEngine::load(&path).unwrap();
+    assert_eq!(engine.policy_ids().collect::<Vec<_>>(), ["only-program"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let err = PolicyEngine::load(&path).unwrap_err();
+    assert!(matches!(err, PolicyError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("policies.cedar"), "{err}");
+}
+
+#[test]
+fn the_defaults_load_and_the_engine_is_shareable() {
+    fn shareable<T: Send + Sync + 'static>(_: &T) {}
+    let engine = Arc::new(defaults());
+    shareable(&engine);
+    let ids: Vec<&str> = engine.policy_ids().collect();
+    assert!(ids.contains(&"own-records-only"), "{ids:?}");
+    let annotated = PolicyEngine::DEFAULT_POLICIES
+        .lines()
+        .filter(|l| l.starts_with("@id("))
+        .count();
+    assert_eq!(ids.len(), annotated);
+}
+
+#[test]
+fn names_are_kebab_case() {
+    let acts: Vec<&str> = Act::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(acts, ["list", "read", "create", "update"]);
+    let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "commitment",
+            "action",
+            "indicator",
+            "measurement",
+            "meeting",
+            "audit",
+            "user",
+            "program",
+            "me"
+        ]
+    );
+}
