@@ -66,7 +66,12 @@ pub fn build_agenda(
                 _ if due_in_window => AgendaReason::Due,
                 _ => return None,
             };
-            Some(AgendaItem { reason, subject, status, due: schedule.due })
+            Some(AgendaItem {
+                reason,
+                subject,
+                status,
+                due: schedule.due,
+            })
         })
         .collect();
     items.sort_by_key(|a| (a.reason, a.due, a.subject));
@@ -82,7 +87,13 @@ mod tests {
     use time::macros::date;
 
     fn schedule(start: Date, due: Date, n_actions: u64, completed: bool) -> StatusSchedule {
-        StatusSchedule::of(&StatusInputs { start, due, n_actions, completed, progress: vec![] })
+        StatusSchedule::of(&StatusInputs {
+            start,
+            due,
+            n_actions,
+            completed,
+            progress: vec![],
+        })
     }
 
     #[test]
@@ -93,11 +104,26 @@ mod tests {
             d,
             Some(date!(2025 - 09 - 03)),
             [
-                (c(1), schedule(date!(2025 - 01 - 01), date!(2025 - 11 - 01), 1, true)), // due, done
-                (c(2), schedule(date!(2025 - 01 - 01), date!(2025 - 10 - 01), 1, false)), // overdue
-                (c(3), schedule(date!(2025 - 06 - 01), date!(2026 - 06 - 01), 0, false)), // at risk
-                (c(4), schedule(date!(2025 - 01 - 01), date!(2025 - 06 - 01), 1, true)), // done before L
-                (c(5), schedule(date!(2025 - 11 - 01), date!(2026 - 11 - 01), 1, false)), // on track
+                (
+                    c(1),
+                    schedule(date!(2025 - 01 - 01), date!(2025 - 11 - 01), 1, true),
+                ), // due, done
+                (
+                    c(2),
+                    schedule(date!(2025 - 01 - 01), date!(2025 - 10 - 01), 1, false),
+                ), // overdue
+                (
+                    c(3),
+                    schedule(date!(2025 - 06 - 01), date!(2026 - 06 - 01), 0, false),
+                ), // at risk
+                (
+                    c(4),
+                    schedule(date!(2025 - 01 - 01), date!(2025 - 06 - 01), 1, true),
+                ), // done before L
+                (
+                    c(5),
+                    schedule(date!(2025 - 11 - 01), date!(2026 - 11 - 01), 1, false),
+                ), // on track
             ],
         );
         let got: Vec<_> = items.iter().map(|i| (i.subject, i.reason)).collect();

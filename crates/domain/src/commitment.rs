@@ -34,7 +34,10 @@ impl Owners {
         match parties {
             [a] => Ok(Owners::One(*a)),
             [a, b] if a != b => Ok(Owners::Joint(*a.min(b), *a.max(b))),
-            [_, _] => Err(Invalid::one(format!("{pointer}/1"), FieldErrorCode::Duplicate)),
+            [_, _] => Err(Invalid::one(
+                format!("{pointer}/1"),
+                FieldErrorCode::Duplicate,
+            )),
             [] => Err(Invalid::one(pointer, FieldErrorCode::Empty)),
             _ => Err(Invalid::one(pointer, FieldErrorCode::OutOfRange)),
         }
@@ -90,7 +93,12 @@ impl CommitmentDraft {
             errors.push("/due", FieldErrorCode::DueBeforeStart);
         }
         if indicators.len() > MAX_INDICATORS {
-            errors.push("/indicators", FieldErrorCode::TooLong { max: MAX_INDICATORS });
+            errors.push(
+                "/indicators",
+                FieldErrorCode::TooLong {
+                    max: MAX_INDICATORS,
+                },
+            );
         }
         for (i, id) in indicators.iter().enumerate() {
             if indicators[..i].contains(id) {
@@ -137,7 +145,11 @@ impl Output {
         let unit = errors.take(check_text(&format!("{pointer}/unit"), unit, MAX_UNIT));
         let what = errors.take(check_text(&format!("{pointer}/what"), what, MAX_WHAT));
         errors.finish()?;
-        Ok(Output { value, unit: unit.unwrap_or_default(), what: what.unwrap_or_default() })
+        Ok(Output {
+            value,
+            unit: unit.unwrap_or_default(),
+            what: what.unwrap_or_default(),
+        })
     }
 }
 
@@ -233,10 +245,18 @@ mod tests {
             vec![id, id],
         )
         .unwrap_err();
-        let codes: Vec<_> = err.0.iter().map(|e| (e.pointer.as_str(), e.code.code())).collect();
+        let codes: Vec<_> = err
+            .0
+            .iter()
+            .map(|e| (e.pointer.as_str(), e.code.code()))
+            .collect();
         assert_eq!(
             codes,
-            [("/agency", "empty"), ("/due", "due-before-start"), ("/indicators/1", "duplicate")]
+            [
+                ("/agency", "empty"),
+                ("/due", "due-before-start"),
+                ("/indicators/1", "duplicate")
+            ]
         );
     }
 

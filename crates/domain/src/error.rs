@@ -10,18 +10,26 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldErrorCode {
     Missing,
-    WrongType { expected: &'static str },
+    WrongType {
+        expected: &'static str,
+    },
     UnknownField,
     UnknownArea,
     UnknownParty,
     UnknownIndicator,
     UnknownCommitment,
     DueBeforeStart,
-    MissingLanguage { lang: &'static str },
+    MissingLanguage {
+        lang: &'static str,
+    },
     UnknownLanguage,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     Empty,
-    InvalidFormat { expected: &'static str },
+    InvalidFormat {
+        expected: &'static str,
+    },
     OutOfRange,
     Duplicate,
     /// The field may not change after creation.
@@ -62,7 +70,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, code: FieldErrorCode) -> Self {
-        Self { pointer: pointer.into(), code }
+        Self {
+            pointer: pointer.into(),
+            code,
+        }
     }
 }
 
@@ -78,8 +89,11 @@ impl Invalid {
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> =
-            self.0.iter().map(|e| format!("{}: {}", e.pointer, e.code.code())).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.pointer, e.code.code()))
+            .collect();
         write!(f, "invalid input ({})", parts.join(", "))
     }
 }
@@ -118,7 +132,11 @@ impl Errors {
         self.0.is_empty()
     }
     pub fn finish(self) -> Result<(), Invalid> {
-        if self.0.is_empty() { Ok(()) } else { Err(Invalid(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Invalid(self.0))
+        }
     }
 }
 

@@ -80,11 +80,18 @@ impl IndicatorDraft {
     ) -> Result<Self, Invalid> {
         let mut errors = Errors::new();
         let code_ok = !code.is_empty()
-            && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         if code.chars().count() > MAX_CODE {
             errors.push("/code", FieldErrorCode::TooLong { max: MAX_CODE });
         } else if !code_ok {
-            errors.push("/code", FieldErrorCode::InvalidFormat { expected: "indicator-code" });
+            errors.push(
+                "/code",
+                FieldErrorCode::InvalidFormat {
+                    expected: "indicator-code",
+                },
+            );
         }
         let unit = errors.take(check_text("/unit", unit, MAX_UNIT));
         if !baseline_value.is_finite() {
@@ -207,22 +214,37 @@ mod tests {
             direction,
             baseline,
             Period::Year(2024),
-            vec![Target { period: Period::Year(2026), value: target }],
+            vec![Target {
+                period: Period::Year(2026),
+                value: target,
+            }],
         )
         .unwrap()
     }
 
     fn m(period: &str, party: PartyCode, value: f64) -> MeasurementDraft {
-        MeasurementDraft::new(Uuid::nil(), Period::parse(period).unwrap(), party, value, "test")
-            .unwrap()
+        MeasurementDraft::new(
+            Uuid::nil(),
+            Period::parse(period).unwrap(),
+            party,
+            value,
+            "test",
+        )
+        .unwrap()
     }
 
     #[test]
     fn progress_works_in_both_directions() {
         let lower = indicator(Direction::LowerIsBetter, 0.0, -80.0);
-        assert_eq!(lower.progress(&[m("2025-08", PartyCode::US, -93.0)]), Some(93.0 / 80.0));
+        assert_eq!(
+            lower.progress(&[m("2025-08", PartyCode::US, -93.0)]),
+            Some(93.0 / 80.0)
+        );
         let higher = indicator(Direction::HigherIsBetter, 0.0, 100.0);
-        let ms = [m("2025-08", PartyCode::MX, 55.0), m("2025-09", PartyCode::MX, 59.0)];
+        let ms = [
+            m("2025-08", PartyCode::MX, 55.0),
+            m("2025-09", PartyCode::MX, 59.0),
+        ];
         assert_eq!(higher.progress(&ms), Some(0.59));
         assert_eq!(higher.progress(&[]), None);
     }
@@ -230,7 +252,10 @@ mod tests {
     #[test]
     fn parties_add_up_within_a_period() {
         let higher = indicator(Direction::HigherIsBetter, 0.0, 100.0);
-        let ms = [m("2025Q3", PartyCode::MX, 30.0), m("2025Q3", PartyCode::US, 20.0)];
+        let ms = [
+            m("2025Q3", PartyCode::MX, 30.0),
+            m("2025Q3", PartyCode::US, 20.0),
+        ];
         assert_eq!(higher.progress(&ms), Some(0.5));
     }
 
@@ -252,12 +277,21 @@ mod tests {
             f64::NAN,
             Period::Year(2024),
             vec![
-                Target { period: Period::Year(2025), value: 1.0 },
-                Target { period: Period::Year(2025), value: 2.0 },
+                Target {
+                    period: Period::Year(2025),
+                    value: 1.0,
+                },
+                Target {
+                    period: Period::Year(2025),
+                    value: 2.0,
+                },
             ],
         )
         .unwrap_err();
         let ptrs: Vec<_> = err.0.iter().map(|e| e.pointer.as_str()).collect();
-        assert_eq!(ptrs, ["/code", "/unit", "/baseline/value", "/targets/1/period"]);
+        assert_eq!(
+            ptrs,
+            ["/code", "/unit", "/baseline/value", "/targets/1/period"]
+        );
     }
 }

@@ -23,7 +23,11 @@ impl Lang {
 
     /// Accepts a BCP 47 tag whose primary subtag is `en` or `es` (`es-MX` is Spanish).
     pub fn from_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "en" => Some(Lang::En),
             "es" => Some(Lang::Es),
@@ -70,7 +74,10 @@ impl LocalizedText {
         }
         for (lang, slot) in [("en", &en), ("es", &es)] {
             if slot.is_none() && !errors.has(&format!("{pointer}/{lang}")) {
-                errors.push(format!("{pointer}/{lang}"), FieldErrorCode::MissingLanguage { lang });
+                errors.push(
+                    format!("{pointer}/{lang}"),
+                    FieldErrorCode::MissingLanguage { lang },
+                );
             }
         }
         errors.finish()?;
@@ -82,7 +89,10 @@ impl LocalizedText {
 
     /// Builds trusted text (presets, shipped data) without checks.
     pub fn from_pair(en: &str, es: &str) -> Self {
-        Self { en: en.to_owned(), es: es.to_owned() }
+        Self {
+            en: en.to_owned(),
+            es: es.to_owned(),
+        }
     }
 
     pub fn get(&self, lang: Lang) -> &str {

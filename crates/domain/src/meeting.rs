@@ -74,20 +74,33 @@ impl MeetingDraft {
         let attendees: Vec<String> = attendees
             .iter()
             .enumerate()
-            .filter_map(|(i, a)| errors.take(check_text(&format!("/attendees/{i}"), a, MAX_ATTENDEE)))
+            .filter_map(|(i, a)| {
+                errors.take(check_text(&format!("/attendees/{i}"), a, MAX_ATTENDEE))
+            })
             .collect();
         if decisions.len() > MAX_DECISIONS {
             errors.push("/decisions", FieldErrorCode::TooLong { max: MAX_DECISIONS });
         }
         if follow_ups.len() > MAX_FOLLOW_UPS {
-            errors.push("/follow_ups", FieldErrorCode::TooLong { max: MAX_FOLLOW_UPS });
+            errors.push(
+                "/follow_ups",
+                FieldErrorCode::TooLong {
+                    max: MAX_FOLLOW_UPS,
+                },
+            );
         }
         for (i, f) in follow_ups.iter().enumerate() {
             if f.due < date {
-                errors.push(format!("/follow_ups/{i}/due"), FieldErrorCode::DueBeforeStart);
+                errors.push(
+                    format!("/follow_ups/{i}/due"),
+                    FieldErrorCode::DueBeforeStart,
+                );
             }
             if f.completed_on.is_some_and(|c| c < date) {
-                errors.push(format!("/follow_ups/{i}/completed_on"), FieldErrorCode::OutOfRange);
+                errors.push(
+                    format!("/follow_ups/{i}/completed_on"),
+                    FieldErrorCode::OutOfRange,
+                );
             }
             if follow_ups[..i].iter().any(|g| g.id == f.id) {
                 errors.push(format!("/follow_ups/{i}/id"), FieldErrorCode::Duplicate);

@@ -89,7 +89,10 @@ impl Party {
             "MX" => ("Mexico", "México"),
             other => (other, other),
         };
-        Party { code, name: LocalizedText::from_pair(en, es) }
+        Party {
+            code,
+            name: LocalizedText::from_pair(en, es),
+        }
     }
 
     pub fn name_in(&self, lang: Lang) -> &str {
@@ -105,7 +108,10 @@ mod tests {
     fn assigned_codes_parse_and_others_do_not() {
         assert_eq!(ISO_3166_1_ALPHA_2.split(' ').count(), 249);
         for ok in ["US", "MX", "HT", "JM", "TT", "CA"] {
-            assert_eq!(PartyCode::parse(ok).map(|p| p.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                PartyCode::parse(ok).map(|p| p.to_string()),
+                Ok(ok.to_owned())
+            );
         }
         for bad in ["us", "XX", "USA", "", "U", "ZZ", "EU"] {
             assert!(PartyCode::parse(bad).is_err(), "{bad} accepted");

@@ -39,7 +39,10 @@ impl Period {
 
     pub fn parse_field(pointer: &str, s: &str) -> Result<Period, Invalid> {
         Period::parse(s).ok_or_else(|| {
-            Invalid::one(pointer, FieldErrorCode::InvalidFormat { expected: "period" })
+            Invalid::one(
+                pointer,
+                FieldErrorCode::InvalidFormat { expected: "period" },
+            )
         })
     }
 
@@ -106,7 +109,9 @@ mod tests {
         assert_eq!(Period::parse("2025"), Some(Period::Year(2025)));
         assert_eq!(Period::parse("2025Q3"), Some(Period::Quarter(2025, 3)));
         assert_eq!(Period::parse("2025-09"), Some(Period::Month(2025, 9)));
-        for bad in ["25", "2025Q5", "2025Q0", "2025-13", "2025-9", "2025W1", "", "abcd", "2025-"] {
+        for bad in [
+            "25", "2025Q5", "2025Q0", "2025-13", "2025-9", "2025W1", "", "abcd", "2025-",
+        ] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }
     }
@@ -114,7 +119,10 @@ mod tests {
     #[test]
     fn bounds_and_display() {
         let q = Period::Quarter(2025, 3);
-        assert_eq!((q.start(), q.end()), (date!(2025 - 07 - 01), date!(2025 - 09 - 30)));
+        assert_eq!(
+            (q.start(), q.end()),
+            (date!(2025 - 07 - 01), date!(2025 - 09 - 30))
+        );
         assert_eq!(Period::Month(2024, 2).end(), date!(2024 - 02 - 29));
         assert_eq!(Period::Year(2025).end(), date!(2025 - 12 - 31));
         for s in ["2025", "2025Q1", "2025-01"] {

@@ -50,7 +50,10 @@ impl Program {
         }
         for (i, a) in areas.iter().enumerate() {
             if areas[..i].iter().any(|b| b.code == a.code) {
-                return Err(Invalid::one(format!("/areas/{i}/code"), FieldErrorCode::Duplicate));
+                return Err(Invalid::one(
+                    format!("/areas/{i}/code"),
+                    FieldErrorCode::Duplicate,
+                ));
             }
         }
         Ok(Program { areas })

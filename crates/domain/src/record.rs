@@ -22,11 +22,21 @@ pub struct RecordMeta {
 
 impl RecordMeta {
     pub fn new(id: Uuid, origin: PartyCode, now: OffsetDateTime) -> Self {
-        Self { id, origin, created_at: now, updated_at: now, version: 1 }
+        Self {
+            id,
+            origin,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
     }
 
     /// The meta of the next version, changed at `now`.
     pub fn bumped(&self, now: OffsetDateTime) -> Self {
-        Self { updated_at: now, version: self.version + 1, ..self.clone() }
+        Self {
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
     }
 }

@@ -33,8 +33,13 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] =
-        [Status::NotStarted, Status::OnTrack, Status::AtRisk, Status::Overdue, Status::Done];
+    pub const ALL: [Status; 5] = [
+        Status::NotStarted,
+        Status::OnTrack,
+        Status::AtRisk,
+        Status::Overdue,
+        Status::Done,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -113,7 +118,12 @@ impl StatusSchedule {
             };
             (i.start, at_risk_from.min(never))
         };
-        StatusSchedule { done, not_started_until, at_risk_from, due: i.due }
+        StatusSchedule {
+            done,
+            not_started_until,
+            at_risk_from,
+            due: i.due,
+        }
     }
 
     /// The status on `today`.
@@ -134,7 +144,12 @@ impl StatusSchedule {
     /// A follow-up's schedule: done once completed, at risk in the last `warn_days` before due.
     pub fn for_follow_up(opened: Date, due: Date, completed: bool, warn_days: i64) -> Self {
         let at_risk_from = add_days(due, -warn_days).max(opened);
-        StatusSchedule { done: completed, not_started_until: opened, at_risk_from, due }
+        StatusSchedule {
+            done: completed,
+            not_started_until: opened,
+            at_risk_from,
+            due,
+        }
     }
 }
 
@@ -177,7 +192,13 @@ mod tests {
             .prop_map(move |(s, len, n_actions, completed, progress, t)| {
                 let start = add_days(base, s);
                 (
-                    StatusInputs { start, due: add_days(start, len), n_actions, completed, progress },
+                    StatusInputs {
+                        start,
+                        due: add_days(start, len),
+                        n_actions,
+                        completed,
+                        progress,
+                    },
                     add_days(base, t),
                 )
             })
@@ -246,10 +267,26 @@ mod tests {
         assert_eq!(s.status_on(date!(2025 - 10 - 01)), Status::OnTrack);
         assert_eq!(s.status_on(date!(2025 - 10 - 02)), Status::AtRisk);
         assert_eq!(s.status_on(date!(2026 - 01 - 01)), Status::Overdue);
-        let none = StatusInputs { n_actions: 0, progress: vec![], ..i.clone() };
-        assert_eq!(StatusSchedule::of(&none).status_on(date!(2025 - 03 - 01)), Status::NotStarted);
-        assert_eq!(StatusSchedule::of(&none).status_on(date!(2025 - 05 - 01)), Status::AtRisk);
-        let met = StatusInputs { progress: vec![Some(1.0), Some(1.2)], ..i };
-        assert_eq!(StatusSchedule::of(&met).status_on(date!(2030 - 01 - 01)), Status::Done);
+        let none = StatusInputs {
+            n_actions: 0,
+            progress: vec![],
+            ..i.clone()
+        };
+        assert_eq!(
+            StatusSchedule::of(&none).status_on(date!(2025 - 03 - 01)),
+            Status::NotStarted
+        );
+        assert_eq!(
+            StatusSchedule::of(&none).status_on(date!(2025 - 05 - 01)),
+            Status::AtRisk
+        );
+        let met = StatusInputs {
+            progress: vec![Some(1.0), Some(1.2)],
+            ..i
+        };
+        assert_eq!(
+            StatusSchedule::of(&met).status_on(date!(2030 - 01 - 01)),
+            Status::Done
+        );
     }
 }

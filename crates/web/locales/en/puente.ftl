@@ -1,0 +1,79 @@
+# Problem titles (RFC 9457 "title")
+problem-unauthenticated = Authentication required
+problem-unauthenticated-detail = Log in, or send a valid API token in the Authorization header.
+problem-forbidden = Not permitted
+problem-forbidden-detail = The node's policy does not permit this (rule: { $rule }).
+problem-not-found = Not found
+problem-not-found-detail = There is no { $kind } with that identifier.
+problem-validation = Invalid input
+problem-validation-detail = { $count ->
+    [one] One field is invalid.
+   *[other] { $count } fields are invalid.
+}
+problem-bad-query = Invalid query parameters
+problem-malformed-json = Malformed JSON
+problem-malformed-json-detail = The request body is not valid JSON.
+problem-unsupported-media-type = Unsupported media type
+problem-unsupported-media-type-detail = Send the request body as application/json.
+problem-payload-too-large = Request body too large
+problem-payload-too-large-detail = The request body is larger than this node accepts ({ $limit } bytes).
+problem-version-conflict = Version conflict
+problem-version-conflict-detail = The record is at version { $current }; you sent version { $given }. Reload it and apply your change again.
+problem-joint-change = Joint commitment
+problem-joint-change-detail = A joint commitment changes only when both parties sign the change; one party cannot change it alone.
+problem-duplicate = Already exists
+problem-duplicate-detail = A { $what } with these values already exists.
+problem-too-many-requests = Too many attempts
+problem-too-many-requests-detail = Too many failed logins. Try again in { $seconds } seconds.
+problem-login-failed = Login failed
+problem-login-failed-detail = The user name or password is wrong, or the account is disabled.
+problem-internal = Internal error
+problem-internal-detail = Something went wrong on this node. Quote request { $request_id } to its administrator.
+problem-method-not-allowed = Method not allowed
+
+# Field errors
+field-missing = This field is required.
+field-wrong-type = Wrong type: expected { $expected }.
+field-unknown-field = Unknown field.
+field-unknown-area = Unknown measure area.
+field-unknown-party = Unknown party: use an ISO 3166-1 alpha-2 code such as US or MX.
+field-unknown-indicator = Unknown indicator.
+field-unknown-commitment = Unknown commitment.
+field-due-before-start = The due date is before the start date.
+field-missing-language = The { $lang ->
+    [es] Spanish
+   *[en] English
+} text is missing.
+field-unknown-language = Unknown language tag: use en or es.
+field-too-long = Too long: at most { $max }.
+field-empty = This field must not be empty.
+field-invalid-format = Invalid format: expected { $expected }.
+field-out-of-range = Value out of range.
+field-duplicate = Duplicate value.
+field-immutable = This field cannot be changed.
+
+# Expected-type names used in field-wrong-type and field-invalid-format
+type-string = text
+type-number = a number
+type-integer = a whole number
+type-boolean = true or false
+type-object = an object
+type-array = a list
+type-date = a date (YYYY-MM-DD)
+type-period = a period (2025, 2025Q3 or 2025-09)
+type-uuid = an identifier (UUID)
+type-role = a role
+type-direction = higher-is-better or lower-is-better
+type-status = not-started, on-track, at-risk, overdue or done
+type-indicator-code = capital letters, digits and dashes
+type-cursor = a cursor from a previous page
+type-language = en or es
+
+# Kinds of record, used in messages
+kind-commitment = commitment
+kind-action = action
+kind-indicator = indicator
+kind-measurement = measurement
+kind-meeting = meeting
+kind-user = user
+kind-route = page

@@ -1,0 +1,79 @@
+# Títulos de problemas (RFC 9457 "title")
+problem-unauthenticated = Se requiere autenticación
+problem-unauthenticated-detail = Inicie sesión o envíe un token de API válido en el encabezado Authorization.
+problem-forbidden = No permitido
+problem-forbidden-detail = La política del nodo no permite esta operación (regla: { $rule }).
+problem-not-found = No encontrado
+problem-not-found-detail = No existe { $kind } con ese identificador.
+problem-validation = Datos no válidos
+problem-validation-detail = { $count ->
+    [one] Un campo no es válido.
+   *[other] { $count } campos no son válidos.
+}
+problem-bad-query = Parámetros de consulta no válidos
+problem-malformed-json = JSON mal formado
+problem-malformed-json-detail = El cuerpo de la solicitud no es JSON válido.
+problem-unsupported-media-type = Tipo de contenido no admitido
+problem-unsupported-media-type-detail = Envíe el cuerpo de la solicitud como application/json.
+problem-payload-too-large = Cuerpo de la solicitud demasiado grande
+problem-payload-too-large-detail = El cuerpo de la solicitud excede lo que acepta este nodo ({ $limit } bytes).
+problem-version-conflict = Conflicto de versión
+problem-version-conflict-detail = El registro está en la versión { $current }; usted envió la versión { $given }. Vuelva a cargarlo y aplique su cambio de nuevo.
+problem-joint-change = Compromiso conjunto
+problem-joint-change-detail = Un compromiso conjunto solo cambia cuando ambas partes firman el cambio; una parte no puede cambiarlo sola.
+problem-duplicate = Ya existe
+problem-duplicate-detail = Ya existe un registro ({ $what }) con estos valores.
+problem-too-many-requests = Demasiados intentos
+problem-too-many-requests-detail = Demasiados inicios de sesión fallidos. Intente de nuevo en { $seconds } segundos.
+problem-login-failed = Inicio de sesión fallido
+problem-login-failed-detail = El nombre de usuario o la contraseña son incorrectos, o la cuenta está desactivada.
+problem-internal = Error interno
+problem-internal-detail = Algo salió mal en este nodo. Indique la solicitud { $request_id } a su administrador.
+problem-method-not-allowed = Método no permitido
+
+# Errores de campo
+field-missing = Este campo es obligatorio.
+field-wrong-type = Tipo incorrecto: se esperaba { $expected }.
+field-unknown-field = Campo desconocido.
+field-unknown-area = Área de medidas desconocida.
+field-unknown-party = Parte desconocida: use un código ISO 3166-1 alfa-2 como US o MX.
+field-unknown-indicator = Indicador desconocido.
+field-unknown-commitment = Compromiso desconocido.
+field-due-before-start = La fecha límite es anterior a la fecha de inicio.
+field-missing-language = Falta el texto en { $lang ->
+    [es] español
+   *[en] inglés
+}.
+field-unknown-language = Etiqueta de idioma desconocida: use en o es.
+field-too-long = Demasiado largo: { $max } como máximo.
+field-empty = Este campo no puede estar vacío.
+field-invalid-format = Formato no válido: se esperaba { $expected }.
+field-out-of-range = Valor fuera de rango.
+field-duplicate = Valor duplicado.
+field-immutable = Este campo no se puede cambiar.
+
+# Nombres de tipos esperados
+type-string = texto
+type-number = un número
+type-integer = un número entero
+type-boolean = true o false
+type-object = un objeto
+type-array = una lista
+type-date = una fecha (AAAA-MM-DD)
+type-period = un periodo (2025, 2025Q3 o 2025-09)
+type-uuid = un identificador (UUID)
+type-role = un rol
+type-direction = higher-is-better o lower-is-better
+type-status = not-started, on-track, at-risk, overdue o done
+type-indicator-code = mayúsculas, dígitos y guiones
+type-cursor = un cursor de una página anterior
+type-language = en o es
+
+# Tipos de registro
+kind-commitment = compromiso
+kind-action = acción
+kind-indicator = indicador
+kind-measurement = medición
+kind-meeting = reunión
+kind-user = usuario
+kind-route = página

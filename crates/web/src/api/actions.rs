@@ -1,0 +1,299 @@
+//! `/api/v1/actions`: what a party did within its own territory, linked to a commitment it owns
+//! (alone or jointly).
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use puente_domain::commitment::MAX_DESCRIPTION;
+use puente_domain::error::Errors;
+use puente_domain::{ActionDraft, FieldErrorCode, Output, PartyCode, RecordMeta, Role};
+use puente_policy::{Act, ResourceKind};
+use puente_store::ActionFilter;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::commitments::path_id;
+use super::dto::{ActionOut, ActionPage};
+use super::{authorize, cursor, now, page, parse_day, query_param};
+use crate::auth::Authed;
+use crate::input::{JsonBody, Query, done, object, strings};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const KIND: ResourceKind = ResourceKind::ActionRecord;
+
+fn parse(v: &Value, update: bool) -> Result<(ActionDraft, i64), ApiError> {
+    let mut e = Errors::new();
+    let parsed = object(&mut e, "", v).and_then(|mut o| {
+        let commitment = o.uuid(&mut e, "commitment");
+        let date = o.date(&mut e, "date");
+        let agency = o.str(&mut e, "agency");
+        let description = o.localized(&mut e, "description", MAX_DESCRIPTION);
+        let outputs = o.opt_array(&mut e, "outputs").map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let ptr = format!("/outputs/{i}");
+                    let mut oo = object(&mut e, &ptr, item)?;
+                    let value = oo.f64(&mut e, "value");
+                    let unit = oo.str(&mut e, "unit");
+                    let what = oo.str(&mut e, "what");
+                    oo.finish(&mut e);
+                    e.take(Output::new(&ptr, value?, unit?, what?))
+                })
+                .collect::<Vec<_>>()
+        });
+        let evidence = o
+            .opt_array(&mut e, "evidence")
+            .map(|a| strings(&mut e, "/evidence", a));
+        let completes = o.bool_or(&mut e, "completes", false);
+        let version = if update {
+            super::version(&mut o, &mut e)
+        } else {
+            Some(0)
+        };
+        o.finish(&mut e);
+        let draft = e.take(ActionDraft::new(
+            commitment?,
+            date?,
+            agency?,
+            description?,
+            outputs?,
+            evidence?,
+            completes,
+        ))?;
+        Some((draft, version?))
+    });
+    Ok(done(e, parsed)?)
+}
+
+/// `GET /api/v1/actions`
+#[utoipa::path(get, path = "/api/v1/actions", tag = "actions",
+    params(
+        ("commitment" = Option<Uuid>, Query, description = "Actions on this commitment"),
+        ("party" = Option<String>, Query, description = "Taken by this party"),
+        ("agency" = Option<String>, Query),
+        ("date_from" = Option<String>, Query, description = "On or after (YYYY-MM-DD)"),
+        ("date_to" = Option<String>, Query, description = "On or before (YYYY-MM-DD)"),
+        ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query),
+    ),
+    responses((status = 200, body = ActionPage), (status = 400, body = crate::problem::Problem),
+              (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ActionPage>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::List,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let mut q = Query::parse(raw.as_deref());
+    let mut e = Errors::new();
+    let mut filter = ActionFilter {
+        commitment: query_param(&mut q, &mut e, "commitment", "uuid", |s| {
+            Uuid::try_parse(s).ok()
+        }),
+        party: query_param(&mut q, &mut e, "party", "party", |p| {
+            PartyCode::parse(p).ok()
+        }),
+        agency: q.get("agency").map(str::to_owned),
+        date_from: query_param(&mut q, &mut e, "date_from", "date", parse_day),
+        date_to: query_param(&mut q, &mut e, "date_to", "date", parse_day),
+    };
+    let page = page(&mut q, &mut e);
+    q.finish(&mut e);
+    e.finish().map_err(ApiError::BadQuery)?;
+    if who.user.role == Role::AgencyUser {
+        filter.agency = Some(who.user.agency.clone().unwrap_or_default());
+    }
+    let paged = state.inner.store.list_actions(&filter, page).await?;
+    let mut items = Vec::with_capacity(paged.items.len());
+    for a in &paged.items {
+        let id = a.meta.id.to_string();
+        if authorize(
+            &state,
+            &who,
+            Act::Read,
+            KIND,
+            Some(&id),
+            &[a.meta.origin],
+            Some(&a.body.agency),
+        )
+        .await
+        .is_ok()
+        {
+            items.push(ActionOut::from(a));
+        }
+    }
+    Ok(Json(ActionPage {
+        items,
+        next_cursor: cursor(paged.next),
+    }))
+}
+
+/// `GET /api/v1/actions/{id}`
+#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ActionOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<ActionOut>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::List,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let id = path_id(&id, "action")?;
+    let a = state
+        .inner
+        .store
+        .get_action(id)
+        .await?
+        .ok_or(ApiError::NotFound { kind: "action" })?;
+    let sid = id.to_string();
+    authorize(
+        &state,
+        &who,
+        Act::Read,
+        KIND,
+        Some(&sid),
+        &[a.meta.origin],
+        Some(&a.body.agency),
+    )
+    .await?;
+    Ok(Json(ActionOut::from(&a)))
+}
+
+/// The commitment an action is linked to must exist and be owned (alone or jointly) by the
+/// acting party: actions happen within one's own territory.
+async fn check_commitment(
+    state: &AppState,
+    who: &Authed,
+    draft: &ActionDraft,
+) -> Result<(), ApiError> {
+    let c = state
+        .inner
+        .store
+        .get_commitment(draft.commitment)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Invalid(puente_domain::Invalid::one(
+                "/commitment",
+                FieldErrorCode::UnknownCommitment,
+            ))
+        })?;
+    let sid = draft.commitment.to_string();
+    authorize(
+        state,
+        who,
+        Act::Create,
+        KIND,
+        Some(&sid),
+        &c.body.owners.parties(),
+        Some(&draft.agency),
+    )
+    .await
+}
+
+/// `POST /api/v1/actions`
+#[utoipa::path(post, path = "/api/v1/actions", tag = "actions",
+    request_body(content = super::dto::ActionIn, content_type = "application/json"),
+    responses((status = 201, body = ActionOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<ActionOut>), ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::Create,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let (draft, _) = parse(&body, false)?;
+    check_commitment(&state, &who, &draft).await?;
+    let now = now();
+    let meta = RecordMeta::new(Uuid::now_v7(), state.inner.party, now);
+    let a = state
+        .inner
+        .store
+        .create_action(&who.ctx(now), &meta, &draft)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ActionOut::from(&a))))
+}
+
+/// `PUT /api/v1/actions/{id}`
+#[utoipa::path(put, path = "/api/v1/actions/{id}", tag = "actions", params(("id" = Uuid, Path)),
+    request_body(content = super::dto::ActionIn, content_type = "application/json"),
+    responses((status = 200, body = ActionOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
+              (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ActionOut>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::Update,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let id = path_id(&id, "action")?;
+    let current = state
+        .inner
+        .store
+        .get_action(id)
+        .await?
+        .ok_or(ApiError::NotFound { kind: "action" })?;
+    let sid = id.to_string();
+    authorize(
+        &state,
+        &who,
+        Act::Update,
+        KIND,
+        Some(&sid),
+        &[current.meta.origin],
+        None,
+    )
+    .await?;
+    let (draft, version) = parse(&body, true)?;
+    if draft.commitment != current.body.commitment {
+        return Err(ApiError::Invalid(puente_domain::Invalid::one(
+            "/commitment",
+            FieldErrorCode::Immutable,
+        )));
+    }
+    let now = now();
+    let a = state
+        .inner
+        .store
+        .update_action(&who.ctx(now), id, version, &draft)
+        .await?;
+    Ok(Json(ActionOut::from(&a)))
+}

@@ -1,0 +1,263 @@
+//! The routes of the JSON API and what every handler shares: the clock, policy checks, paging.
+
+pub mod actions;
+pub mod audit;
+pub mod commitments;
+pub mod dto;
+pub mod indicators;
+pub mod meetings;
+pub mod users;
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use puente_domain::error::Errors;
+use puente_domain::{FieldErrorCode, PartyCode};
+use puente_policy::{Act, Decision, Principal, Resource, ResourceKind};
+use puente_store::{NewAuditEntry, Page};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::auth::{self, Authed};
+use crate::input::Query;
+use crate::openapi;
+use crate::problem::{ApiError, problem_layer};
+use crate::state::AppState;
+use dto::{AreaOut, Health, MeOut};
+
+/// Now, to the microsecond (what the store keeps).
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
+/// Today in UTC: the day statuses are derived for.
+pub fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.inner.config.max_body_bytes;
+    let api = Router::new()
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(me))
+        .route("/program", get(program))
+        .route(
+            "/commitments",
+            get(commitments::list).post(commitments::create),
+        )
+        .route(
+            "/commitments/{id}",
+            get(commitments::get).put(commitments::update),
+        )
+        .route("/actions", get(actions::list).post(actions::create))
+        .route("/actions/{id}", get(actions::get).put(actions::update))
+        .route(
+            "/indicators",
+            get(indicators::list).post(indicators::create),
+        )
+        .route(
+            "/indicators/{id}",
+            get(indicators::get).put(indicators::update),
+        )
+        .route(
+            "/indicators/{id}/measurements",
+            get(indicators::list_measurements).post(indicators::create_measurement),
+        )
+        .route(
+            "/indicators/{id}/measurements/{mid}",
+            axum::routing::put(indicators::update_measurement),
+        )
+        .route("/meetings", get(meetings::list).post(meetings::create))
+        .route("/meetings/{id}", get(meetings::get).put(meetings::update))
+        .route("/meetings/{id}/agenda", get(meetings::agenda))
+        .route("/audit", get(audit::list))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).put(users::update));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi::serve))
+        .nest("/api/v1", api)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            problem_layer,
+        ))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|method: Method| async move {
+            let _ = method;
+            ApiError::NotFound { kind: "route" }
+        })
+        .with_state(state)
+}
+
+/// `GET /healthz`: answers without authentication, and says nothing secret.
+#[utoipa::path(get, path = "/healthz", tag = "node", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        party: state.inner.party.to_string(),
+        store: state.inner.store.backend(),
+    })
+}
+
+/// `GET /api/v1/me`: who is asking.
+#[utoipa::path(get, path = "/api/v1/me", tag = "users",
+    responses((status = 200, body = MeOut), (status = 401, body = crate::problem::Problem)))]
+pub async fn me(State(state): State<AppState>, who: Authed) -> Result<Json<MeOut>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::Read,
+        ResourceKind::Me,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    Ok(Json(MeOut::of(&who.user, state.inner.party)))
+}
+
+/// `GET /api/v1/program`: the measure areas of the joint program.
+#[utoipa::path(get, path = "/api/v1/program", tag = "program",
+    responses((status = 200, body = Vec<AreaOut>), (status = 401, body = crate::problem::Problem)))]
+pub async fn program(
+    State(state): State<AppState>,
+    who: Authed,
+) -> Result<Json<Vec<AreaOut>>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::List,
+        ResourceKind::Program,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    Ok(Json(
+        state
+            .inner
+            .program
+            .areas()
+            .iter()
+            .map(|a| AreaOut {
+                code: a.code.to_string(),
+                name: (&a.name).into(),
+                description: (&a.description).into(),
+            })
+            .collect(),
+    ))
+}
+
+/// Asks the node's policy; a denial is a 403 naming the rule, and a denied write is audited.
+pub async fn authorize(
+    state: &AppState,
+    who: &Authed,
+    act: Act,
+    kind: ResourceKind,
+    id: Option<&str>,
+    owners: &[PartyCode],
+    agency: Option<&str>,
+) -> Result<(), ApiError> {
+    let user_id = who.user.meta.id.to_string();
+    let principal = Principal {
+        user: &user_id,
+        role: who.user.role,
+        party: state.inner.party,
+        agency: who.user.agency.as_deref(),
+    };
+    let resource = Resource {
+        kind,
+        id,
+        owners,
+        agency,
+    };
+    match state.inner.policy.authorize(&principal, act, &resource) {
+        Decision::Allow => Ok(()),
+        Decision::Deny(denial) => {
+            tracing::info!(user = %who.user.name, rule = %denial.rule, explanation = %denial.explanation, "denied");
+            if matches!(act, Act::Create | Act::Update) {
+                state
+                    .inner
+                    .store
+                    .append_audit(&NewAuditEntry {
+                        at: now(),
+                        actor: who.user.name.clone(),
+                        ip: who.ip.clone(),
+                        action: format!("{}.{}.denied", kind.as_str(), act.as_str()),
+                        target: id.map(str::to_owned),
+                        detail: serde_json::json!({ "rule": denial.rule }).to_string(),
+                    })
+                    .await?;
+            }
+            Err(ApiError::Forbidden { rule: denial.rule })
+        }
+    }
+}
+
+/// Reads `cursor` and `limit` (default 50, at most 200).
+pub fn page(q: &mut Query, e: &mut Errors) -> Page {
+    let after = q.get("cursor").and_then(|c| {
+        let id = URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(Uuid::from_bytes);
+        if id.is_none() {
+            e.push(
+                "/cursor",
+                FieldErrorCode::InvalidFormat { expected: "cursor" },
+            );
+        }
+        id
+    });
+    let limit = match q.get("limit").map(str::parse::<u32>) {
+        None => 50,
+        Some(Ok(n)) if (1..=200).contains(&n) => n,
+        Some(_) => {
+            e.push("/limit", FieldErrorCode::OutOfRange);
+            50
+        }
+    };
+    Page { after, limit }
+}
+
+pub fn cursor(next: Option<Uuid>) -> Option<String> {
+    next.map(|id| URL_SAFE_NO_PAD.encode(id.as_bytes()))
+}
+
+/// Reads an optional query parameter with `parse`, recording a format error.
+pub fn query_param<T>(
+    q: &mut Query,
+    e: &mut Errors,
+    key: &'static str,
+    expected: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
+    let raw = q.get(key)?.to_owned();
+    let v = parse(&raw);
+    if v.is_none() {
+        let code = match key {
+            "area" => FieldErrorCode::UnknownArea,
+            "party" => FieldErrorCode::UnknownParty,
+            _ => FieldErrorCode::InvalidFormat { expected },
+        };
+        e.push(format!("/{key}"), code);
+    }
+    v
+}
+
+pub fn parse_day(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Reads the `version` an update must carry.
+pub fn version(o: &mut crate::input::Obj<'_>, e: &mut Errors) -> Option<i64> {
+    o.i64(e, "version")
+}

@@ -1,0 +1,273 @@
+//! `/api/v1/users`: the node's users and their roles, managed by its administrators.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use puente_domain::error::{Errors, check_text};
+use puente_domain::{FieldErrorCode, Lang, RecordMeta, Role};
+use puente_policy::{Act, ResourceKind};
+use puente_store::{User, UserChanges};
+use uuid::Uuid;
+
+use super::commitments::path_id;
+use super::dto::{UserCreatedOut, UserOut, UserPage};
+use super::{authorize, cursor, now, page};
+use crate::auth::{Authed, password};
+use crate::input::{JsonBody, Obj, Query, done, object};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const KIND: ResourceKind = ResourceKind::User;
+const MIN_PASSWORD: usize = 12;
+
+fn role(o: &mut Obj<'_>, e: &mut Errors) -> Option<Role> {
+    let r = o.str(e, "role")?;
+    let parsed = r.parse::<Role>().ok();
+    if parsed.is_none() {
+        e.push("/role", FieldErrorCode::InvalidFormat { expected: "role" });
+    }
+    parsed
+}
+
+fn lang(o: &mut Obj<'_>, e: &mut Errors) -> Option<Option<String>> {
+    match o.opt_str(e, "lang") {
+        None => Some(None),
+        Some(l) => match Lang::from_tag(l) {
+            Some(l) => Some(Some(l.tag().to_owned())),
+            None => {
+                e.push("/lang", FieldErrorCode::UnknownLanguage);
+                None
+            }
+        },
+    }
+}
+
+fn new_password(o: &mut Obj<'_>, e: &mut Errors) -> Option<Option<String>> {
+    match o.opt_str(e, "password") {
+        None => Some(None),
+        Some(p) if p.chars().count() < MIN_PASSWORD => {
+            e.push("/password", FieldErrorCode::OutOfRange);
+            None
+        }
+        Some(p) => e
+            .take(check_text("/password", p, 1000))
+            .map(|_| Some(p.to_owned())),
+    }
+}
+
+fn agency(o: &mut Obj<'_>, e: &mut Errors) -> Option<Option<String>> {
+    match o.opt_str(e, "agency") {
+        None => Some(None),
+        Some(a) => e.take(check_text("/agency", a, 200)).map(Some),
+    }
+}
+
+async fn hash(p: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(&p))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// `GET /api/v1/users`
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = UserPage), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Authed,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<UserPage>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::List,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let mut q = Query::parse(raw.as_deref());
+    let mut e = Errors::new();
+    let page = page(&mut q, &mut e);
+    q.finish(&mut e);
+    e.finish().map_err(ApiError::BadQuery)?;
+    let paged = state.inner.store.list_users(page).await?;
+    Ok(Json(UserPage {
+        items: paged.items.iter().map(UserOut::from).collect(),
+        next_cursor: cursor(paged.next),
+    }))
+}
+
+async fn load(state: &AppState, who: &Authed, raw: &str, act: Act) -> Result<User, ApiError> {
+    authorize(
+        state,
+        who,
+        Act::List,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let id = path_id(raw, "user")?;
+    let u = state
+        .inner
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound { kind: "user" })?;
+    let sid = id.to_string();
+    authorize(
+        state,
+        who,
+        act,
+        KIND,
+        Some(&sid),
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    Ok(u)
+}
+
+/// `GET /api/v1/users/{id}`
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<UserOut>, ApiError> {
+    Ok(Json(UserOut::from(
+        &load(&state, &who, &id, Act::Read).await?,
+    )))
+}
+
+/// `POST /api/v1/users`: a password is generated and returned once unless one is given.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users",
+    request_body(content = super::dto::UserIn, content_type = "application/json"),
+    responses((status = 201, body = UserCreatedOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 409, body = crate::problem::Problem),
+              (status = 422, body = crate::problem::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<UserCreatedOut>), ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::Create,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let mut e = Errors::new();
+    let parsed = object(&mut e, "", &body).and_then(|mut o| {
+        let name = o.str(&mut e, "name").and_then(|n| {
+            let ok = (1..=64).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                e.push(
+                    "/name",
+                    FieldErrorCode::InvalidFormat { expected: "string" },
+                );
+            }
+            ok.then(|| n.to_owned())
+        });
+        let role = role(&mut o, &mut e);
+        let agency = agency(&mut o, &mut e);
+        let pw = new_password(&mut o, &mut e);
+        let lang = lang(&mut o, &mut e);
+        o.finish(&mut e);
+        Some((name?, role?, agency?, pw?, lang?))
+    });
+    let (name, role, agency, pw, lang) = done(e, parsed)?;
+    let (shown, pw) = match pw {
+        Some(p) => (None, p),
+        None => {
+            let p = password::generate();
+            (Some(p.clone()), p)
+        }
+    };
+    let now = now();
+    let user = User {
+        meta: RecordMeta::new(Uuid::now_v7(), state.inner.party, now),
+        name,
+        role,
+        agency,
+        password_hash: Some(hash(pw).await?),
+        disabled: false,
+        lang,
+    };
+    let u = state.inner.store.create_user(&who.ctx(now), &user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserCreatedOut {
+            user: UserOut::from(&u),
+            password: shown,
+        }),
+    ))
+}
+
+/// `PUT /api/v1/users/{id}`
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
+    request_body(content = super::dto::UserUpdateIn, content_type = "application/json"),
+    responses((status = 200, body = UserOut), (status = 401, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
+              (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<UserOut>, ApiError> {
+    authorize(
+        &state,
+        &who,
+        Act::Update,
+        KIND,
+        None,
+        &[state.inner.party],
+        None,
+    )
+    .await?;
+    let current = load(&state, &who, &id, Act::Update).await?;
+    let mut e = Errors::new();
+    let parsed = object(&mut e, "", &body).and_then(|mut o| {
+        let role = role(&mut o, &mut e);
+        let agency = agency(&mut o, &mut e);
+        let disabled = o.bool_or(&mut e, "disabled", false);
+        let lang = lang(&mut o, &mut e);
+        let pw = new_password(&mut o, &mut e);
+        let version = o.i64(&mut e, "version");
+        o.finish(&mut e);
+        Some((role?, agency?, disabled, lang?, pw?, version?))
+    });
+    let (role, agency, disabled, lang, pw, version) = done(e, parsed)?;
+    let password_hash = match pw {
+        Some(p) => Some(hash(p).await?),
+        None => None,
+    };
+    let changes = UserChanges {
+        role,
+        agency,
+        disabled,
+        lang,
+        password_hash,
+    };
+    let now = now();
+    let u = state
+        .inner
+        .store
+        .update_user(&who.ctx(now), current.meta.id, version, &changes)
+        .await?;
+    Ok(Json(UserOut::from(&u)))
+}

@@ -1,0 +1,356 @@
+//! Who is asking: password login with a session cookie, bearer tokens for scripts, the login
+//! rate limiter, and the [`Authed`] extractor every protected handler takes.
+//!
+//! Secrets (passwords, session and token secrets) are never stored or logged: passwords as
+//! Argon2id hashes, session and token secrets as SHA-256 (they are 256-bit random, so a fast
+//! hash is enough).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::api::dto::MeOut;
+use crate::input::{JsonBody, done, object};
+use crate::problem::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use puente_domain::error::Errors;
+use puente_store::{NewAuditEntry, User, WriteCtx};
+
+pub const SESSION_COOKIE: &str = "puente_session";
+
+/// Password hashing with Argon2id (the argon2 crate's defaults follow OWASP guidance).
+pub mod password {
+    use argon2::Argon2;
+    use argon2::password_hash::rand_core::OsRng;
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    use rand::Rng;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("password hashing failed")]
+    pub struct HashError;
+
+    pub fn hash(password: &str) -> Result<String, HashError> {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| HashError)
+    }
+
+    /// Whether `password` matches the PHC string `phc`. A malformed hash matches nothing.
+    pub fn verify(password: &str, phc: &str) -> bool {
+        PasswordHash::new(phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    }
+
+    /// A random 20-character password from an unambiguous alphabet (about 115 bits).
+    pub fn generate() -> String {
+        const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::thread_rng();
+        (0..20)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+}
+
+/// API tokens and session secrets: 256 random bits, shown once, stored as SHA-256.
+pub mod token {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rand::RngCore;
+    use sha2::{Digest, Sha256};
+
+    /// Prefix that makes a leaked puente token recognisable by secret scanners.
+    pub const PREFIX: &str = "pnt_";
+
+    /// A new secret (to hand out once) and its hash (to store).
+    pub fn generate() -> (String, [u8; 32]) {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let hash = hash(&secret);
+        (secret, hash)
+    }
+
+    pub fn hash(secret: &str) -> [u8; 32] {
+        Sha256::digest(secret.as_bytes()).into()
+    }
+}
+
+/// Counts failed logins per user name and per client address in a sliding window; a key over
+/// its limit is refused until its oldest failure leaves the window.
+pub struct LoginLimiter {
+    per_name: u32,
+    per_ip: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    pub fn new(per_name: u32, per_ip: u32, window: Duration) -> Self {
+        Self {
+            per_name,
+            per_ip,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds to wait if either key is over its limit.
+    fn blocked(&self, name: &str, ip: &str, now: Instant) -> Option<u64> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = None;
+        for (key, limit) in [
+            (format!("n:{name}"), self.per_name),
+            (format!("i:{ip}"), self.per_ip),
+        ] {
+            if let Some(v) = map.get_mut(&key) {
+                v.retain(|t| now.duration_since(*t) < self.window);
+                if v.len() as u32 >= limit {
+                    let oldest = v.first().copied().unwrap_or(now);
+                    let secs =
+                        (self.window.saturating_sub(now.duration_since(oldest))).as_secs() + 1;
+                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                }
+            }
+        }
+        wait
+    }
+
+    fn record_failure(&self, name: &str, ip: &str, now: Instant) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound memory under a spray of random names: forget everything past 100,000 keys.
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.entry(format!("n:{name}")).or_default().push(now);
+        map.entry(format!("i:{ip}")).or_default().push(now);
+    }
+
+    fn record_success(&self, name: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&format!("n:{name}"));
+    }
+}
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: User,
+    pub ip: Option<String>,
+}
+
+impl Authed {
+    pub fn ctx(&self, now: time::OffsetDateTime) -> WriteCtx {
+        WriteCtx {
+            actor: self.user.name.clone(),
+            ip: self.ip.clone(),
+            now,
+        }
+    }
+}
+
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+        })
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let store = &state.inner.store;
+        let ip = client_ip(parts);
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let user = if let Some(secret) = bearer {
+            store.user_by_token(&token::hash(secret.trim())).await?
+        } else if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
+            store
+                .user_by_session(&token::hash(secret), crate::api::now())
+                .await?
+        } else {
+            None
+        };
+        match user {
+            Some(user) if !user.disabled => Ok(Authed { user, ip }),
+            _ => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+/// `POST /api/v1/login`: checks a name and password and sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session",
+    request_body(content = crate::api::dto::LoginIn, content_type = "application/json"),
+    responses((status = 200, body = MeOut), (status = 401, body = crate::problem::Problem),
+              (status = 429, body = crate::problem::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut e = Errors::new();
+    let parsed = object(&mut e, "", &body).map(|mut o| {
+        let name = o.str(&mut e, "name").map(str::to_owned);
+        let password = o.str(&mut e, "password").map(str::to_owned);
+        o.finish(&mut e);
+        name.zip(password)
+    });
+    let (name, password) = done(e, parsed.flatten())?;
+    let ip = addr.ip().to_string();
+    let limiter = &state.inner.limiter;
+    let store = &state.inner.store;
+    let now = crate::api::now();
+    let audit = |action: &str| NewAuditEntry {
+        at: now,
+        actor: name.chars().take(100).collect(),
+        ip: Some(ip.clone()),
+        action: action.to_owned(),
+        target: None,
+        detail: "{}".to_owned(),
+    };
+    if let Some(secs) = limiter.blocked(&name, &ip, Instant::now()) {
+        store.append_audit(&audit("login.throttled")).await?;
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: secs,
+        });
+    }
+    let user = store.user_by_name(&name).await?;
+    // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
+    let phc = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(dummy_hash);
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            limiter.record_failure(&name, &ip, Instant::now());
+            store.append_audit(&audit("login.failure")).await?;
+            return Err(ApiError::LoginFailed);
+        }
+    };
+    limiter.record_success(&name);
+    let (secret, hash) = token::generate();
+    let ttl = state.inner.config.session_ttl;
+    let expires = now + time::Duration::seconds(ttl.as_secs() as i64);
+    store
+        .create_session(&hash, user.meta.id, now, expires)
+        .await?;
+    store
+        .append_audit(&NewAuditEntry {
+            target: Some(user.meta.id.to_string()),
+            ..audit("login.success")
+        })
+        .await?;
+    let secure = if state.inner.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        ttl.as_secs()
+    );
+    let mut response = axum::Json(MeOut::of(&user, state.inner.party)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| password::hash("puente-dummy-password").unwrap_or_default())
+        .clone()
+}
+
+/// `POST /api/v1/logout`: ends the session of the cookie sent.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        state
+            .inner
+            .store
+            .delete_session(&token::hash(secret))
+            .await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("puente_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        let h = password::hash("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(password::verify("correct horse", &h));
+        assert!(!password::verify("wrong", &h));
+        assert!(!password::verify("correct horse", "not a hash"));
+        assert_ne!(password::generate(), password::generate());
+    }
+
+    #[test]
+    fn tokens_hash_to_what_was_returned() {
+        let (secret, hash) = token::generate();
+        assert!(secret.starts_with(token::PREFIX));
+        assert_eq!(token::hash(&secret), hash);
+        assert_ne!(Sha256::digest(b"x").as_slice(), hash.as_slice());
+    }
+
+    #[test]
+    fn limiter_blocks_after_the_limit_and_forgets_after_the_window() {
+        let l = LoginLimiter::new(3, 10, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.blocked("ana", "1.2.3.4", t0), None);
+            l.record_failure("ana", "1.2.3.4", t0);
+        }
+        assert!(l.blocked("ana", "5.6.7.8", t0).is_some());
+        assert_eq!(l.blocked("bob", "1.2.3.4", t0), None);
+        assert_eq!(
+            l.blocked("ana", "1.2.3.4", t0 + Duration::from_secs(61)),
+            None
+        );
+    }
+}

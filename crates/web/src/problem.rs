@@ -1,0 +1,368 @@
+//! Every error answer of the API, as RFC 9457 problem details (`application/problem+json`) in the
+//! reader's language, with a stable `code`, the request id, and an `errors` list naming each bad
+//! field by JSON pointer.
+//!
+//! Handlers return [`ApiError`]; its `IntoResponse` only tags the response. The
+//! [`problem_layer`] middleware, which knows the request's language and id, writes the body, so
+//! there is exactly one place where problems are rendered. Causes of internal errors go to the
+//! log under the request id, never into the body.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fluent_bundle::FluentValue;
+use puente_domain::{FieldError, FieldErrorCode, Invalid, Lang};
+use puente_store::StoreError;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::i18n::negotiate;
+use crate::state::AppState;
+
+/// Why a request failed. The set is closed; each variant has a stable code.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    Unauthenticated,
+    LoginFailed,
+    Forbidden {
+        rule: String,
+    },
+    NotFound {
+        kind: &'static str,
+    },
+    Invalid(Invalid),
+    BadQuery(Invalid),
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge {
+        limit: usize,
+    },
+    VersionConflict {
+        current: i64,
+        given: i64,
+    },
+    JointChange,
+    Duplicate {
+        what: &'static str,
+        pointer: &'static str,
+    },
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
+    MethodNotAllowed,
+    /// The cause has been logged where it happened.
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated | Self::LoginFailed => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadQuery(_) | Self::MalformedJson => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::VersionConflict { .. } | Self::JointChange | Self::Duplicate { .. } => {
+                StatusCode::CONFLICT
+            }
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code, also the last segment of the problem `type`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::LoginFailed => "login-failed",
+            Self::Forbidden { .. } => "forbidden",
+            Self::NotFound { .. } => "not-found",
+            Self::Invalid(_) => "validation",
+            Self::BadQuery(_) => "bad-query",
+            Self::MalformedJson => "malformed-json",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::VersionConflict { .. } => "version-conflict",
+            Self::JointChange => "joint-change",
+            Self::Duplicate { .. } => "duplicate",
+            Self::TooManyRequests { .. } => "too-many-requests",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Logs an unexpected cause and hides it from the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::Internal
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, .. } => ApiError::NotFound { kind },
+            StoreError::VersionConflict { current, given, .. } => {
+                ApiError::VersionConflict { current, given }
+            }
+            StoreError::Duplicate { what, pointer } => ApiError::Duplicate { what, pointer },
+            StoreError::Invalid(i) => ApiError::Invalid(i),
+            other => {
+                let chain = error_chain(&other);
+                tracing::error!(error = %chain, "store error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl From<Invalid> for ApiError {
+    fn from(i: Invalid) -> Self {
+        ApiError::Invalid(i)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = self.status().into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r.extensions_mut().insert(Arc::new(self));
+        r
+    }
+}
+
+/// One entry of the `errors` list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// RFC 6901 JSON pointer into the request body, or `/name` of a query parameter.
+    pub pointer: String,
+    /// Stable code, e.g. `missing`, `wrong-type`, `unknown-field`.
+    pub code: String,
+    /// What is wrong, in the reader's language.
+    pub detail: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub instance: String,
+    pub code: String,
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// The request's id, set by [`problem_layer`] for handlers and logs.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId(pub Uuid);
+
+/// The request's language, set by [`problem_layer`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLang(pub Lang);
+
+/// Assigns a request id and language, and renders any [`ApiError`] as a problem document.
+pub async fn problem_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let request_id = Uuid::now_v7();
+    let lang = negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let instance = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(request_id));
+    req.extensions_mut().insert(RequestLang(lang));
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %req.method(), path = %instance);
+    let mut response = tracing::Instrument::instrument(next.run(req), span).await;
+    // Framework answers (unknown route, wrong method) become problems too.
+    let error = match response.extensions_mut().remove::<Arc<ApiError>>() {
+        Some(e) => Some((*e).clone()),
+        None if response.status() == StatusCode::NOT_FOUND => {
+            Some(ApiError::NotFound { kind: "route" })
+        }
+        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            Some(ApiError::MethodNotAllowed)
+        }
+        None => None,
+    };
+    if let Some(e) = error {
+        let problem = render(&state, &e, lang, &instance, request_id);
+        let status = e.status();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let headers = std::mem::take(response.headers_mut());
+        response = Response::new(Body::from(body));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(match lang {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }),
+    );
+    response
+}
+
+fn render(state: &AppState, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Problem {
+    let i = &state.inner.i18n;
+    let code = e.code();
+    let kind_name = |k: &str| i.t(lang, &format!("kind-{k}"), &[]);
+    let (detail, errors) = match e {
+        ApiError::Forbidden { rule } => (
+            i.t(
+                lang,
+                "problem-forbidden-detail",
+                &[("rule", rule.as_str().into())],
+            ),
+            vec![],
+        ),
+        ApiError::NotFound { kind } => (
+            i.t(
+                lang,
+                "problem-not-found-detail",
+                &[("kind", kind_name(kind).into())],
+            ),
+            vec![],
+        ),
+        ApiError::Invalid(inv) | ApiError::BadQuery(inv) => (
+            i.t(
+                lang,
+                "problem-validation-detail",
+                &[("count", inv.0.len().into())],
+            ),
+            inv.0
+                .iter()
+                .map(|f| field_problem(state, lang, f))
+                .collect(),
+        ),
+        ApiError::PayloadTooLarge { limit } => (
+            i.t(
+                lang,
+                "problem-payload-too-large-detail",
+                &[("limit", (*limit).into())],
+            ),
+            vec![],
+        ),
+        ApiError::VersionConflict { current, given } => (
+            i.t(
+                lang,
+                "problem-version-conflict-detail",
+                &[("current", (*current).into()), ("given", (*given).into())],
+            ),
+            vec![FieldProblem {
+                pointer: "/version".into(),
+                code: "stale".into(),
+                detail: i.t(
+                    lang,
+                    "problem-version-conflict-detail",
+                    &[("current", (*current).into()), ("given", (*given).into())],
+                ),
+            }],
+        ),
+        ApiError::Duplicate { what, pointer } => (
+            i.t(
+                lang,
+                "problem-duplicate-detail",
+                &[("what", kind_name(what).into())],
+            ),
+            vec![FieldProblem {
+                pointer: (*pointer).into(),
+                code: "duplicate".into(),
+                detail: i.t(lang, "field-duplicate", &[]),
+            }],
+        ),
+        ApiError::TooManyRequests { retry_after_secs } => (
+            i.t(
+                lang,
+                "problem-too-many-requests-detail",
+                &[("seconds", (*retry_after_secs).into())],
+            ),
+            vec![],
+        ),
+        ApiError::Internal => (
+            i.t(
+                lang,
+                "problem-internal-detail",
+                &[("request_id", id.to_string().into())],
+            ),
+            vec![],
+        ),
+        ApiError::MethodNotAllowed => (i.t(lang, "problem-method-not-allowed", &[]), vec![]),
+        other => (
+            i.t(lang, &format!("problem-{}-detail", other.code()), &[]),
+            vec![],
+        ),
+    };
+    let title_id = match e {
+        ApiError::BadQuery(_) => "problem-bad-query".to_owned(),
+        _ => format!("problem-{code}"),
+    };
+    Problem {
+        type_: format!("/problems/{code}"),
+        title: i.t(lang, &title_id, &[]),
+        status: e.status().as_u16(),
+        detail,
+        instance: instance.to_owned(),
+        code: code.to_owned(),
+        request_id: id.to_string(),
+        errors,
+    }
+}
+
+fn field_problem(state: &AppState, lang: Lang, f: &FieldError) -> FieldProblem {
+    let i = &state.inner.i18n;
+    let type_name = |t: &str| i.t(lang, &format!("type-{t}"), &[]);
+    let args: Vec<(&str, FluentValue<'_>)> = match &f.code {
+        FieldErrorCode::WrongType { expected } | FieldErrorCode::InvalidFormat { expected } => {
+            vec![("expected", type_name(expected).into())]
+        }
+        FieldErrorCode::MissingLanguage { lang } => vec![("lang", (*lang).into())],
+        FieldErrorCode::TooLong { max } => vec![("max", (*max).into())],
+        _ => vec![],
+    };
+    FieldProblem {
+        pointer: f.pointer.clone(),
+        code: f.code.code().to_owned(),
+        detail: i.t(lang, &format!("field-{}", f.code.code()), &args),
+    }
+}
