@@ -1,0 +1,71 @@
+//! The puente binary: one node of a binational security implementation group. Commands to
+//! create a node, serve it, manage its users and tokens, verify its audit trail, and run a demo.
+//!
+//! This crate only wires things together: parsing the command line, reading the node's files,
+//! opening the store, and handing them to the web crate. It is the only crate that uses
+//! `anyhow`, reads the clock for the store, and draws ids (UUIDv7).
+
+mod audit;
+mod cli;
+mod config;
+mod data;
+mod demo;
+mod demo_data;
+mod init;
+mod node;
+mod serve;
+mod token;
+mod user;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{AuditCommand, Cli, Command, TokenCommand, UserCommand};
+
+/// Exit code for a command that could not do its work (bad arguments, unreadable files, a
+/// database error). 1 is kept for "the answer is no" (a broken audit chain).
+const EXIT_FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr so stdout carries only what commands print for people and scripts.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => init::run(args).await?,
+        Command::Serve(args) => serve::run(args).await?,
+        Command::User(UserCommand::Add(args)) => user::add(args).await?,
+        Command::Token(TokenCommand::Create(args)) => token::create(args).await?,
+        Command::Audit(AuditCommand::Verify(args)) => return audit::verify(args).await,
+        Command::Demo(args) => demo::run(args).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

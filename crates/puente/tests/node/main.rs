@@ -1,0 +1,13 @@
+//! The integration tests of the puente binary: one test binary, one module per subject, all
+//! sharing the helpers that start real nodes.
+
+// A test binary: a panic here is a failed assertion, not a crashed node. clippy.toml's
+// allow-*-in-tests covers `#[test]` functions only, not the helpers they call.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+
+mod api;
+mod crash;

@@ -1,0 +1,294 @@
+//! Storage for one puente node: the [`Store`] trait, its SQLite ([`sqlite::SqliteStore`]) and
+//! PostgreSQL ([`postgres::PgStore`]) implementations, migrations, and the hash-chained audit
+//! trail.
+//!
+//! **Architecture invariant:** every write of a record appends its audit entry in the same
+//! transaction, so no accepted write is missing from the trail and no entry describes a write
+//! that did not commit. Nothing in this crate updates or deletes an audit entry.
+//!
+//! **Architecture invariant:** both implementations pass the same conformance suite
+//! (`tests/conformance.rs`). SQL is written once, in the dialect both accept; ids are stored as
+//! text, instants as microseconds since the Unix epoch, dates as ISO 8601 text (which sorts).
+
+pub mod audit;
+pub mod error;
+pub mod postgres;
+mod rows;
+mod sql;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use puente_domain::{
+    Action, ActionDraft, AgendaSubject, AreaCode, Commitment, CommitmentDraft, Indicator,
+    IndicatorDraft, Measurement, MeasurementDraft, Meeting, MeetingDraft, PartyCode, RecordMeta,
+    Role, Status, StatusSchedule,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+pub use audit::{AuditEntry, AuditVerification, NewAuditEntry};
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who is writing, from where and when: the context of every audited write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteCtx {
+    /// The acting user's name, or `system` for the node itself.
+    pub actor: String,
+    /// The client's address, when the write came over the network.
+    pub ip: Option<String>,
+    pub now: OffsetDateTime,
+}
+
+/// Keyset paging: items after `after` in id order (UUIDv7, so creation order), at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    /// The cursor for the next page, if there may be one.
+    pub next: Option<Uuid>,
+}
+
+/// Filters for listing commitments; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitmentFilter {
+    pub area: Option<AreaCode>,
+    /// Owned (alone or jointly) by this party.
+    pub party: Option<PartyCode>,
+    /// Status on the given day.
+    pub status: Option<(Status, Date)>,
+    pub due_from: Option<Date>,
+    pub due_to: Option<Date>,
+    pub agency: Option<String>,
+}
+
+/// Filters for listing actions; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionFilter {
+    pub commitment: Option<Uuid>,
+    pub party: Option<PartyCode>,
+    pub agency: Option<String>,
+    pub date_from: Option<Date>,
+    pub date_to: Option<Date>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndicatorFilter {
+    pub area: Option<AreaCode>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeetingFilter {
+    pub date_from: Option<Date>,
+    pub date_to: Option<Date>,
+}
+
+/// A user of this node. The password hash (Argon2id, PHC string) never leaves the store and
+/// web crates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub meta: RecordMeta,
+    pub name: String,
+    pub role: Role,
+    /// The agency an `agency-user` belongs to.
+    pub agency: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    /// Preferred language tag (`en` or `es`), if the user chose one.
+    pub lang: Option<String>,
+}
+
+/// What an update to a user may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChanges {
+    pub role: Role,
+    pub agency: Option<String>,
+    pub disabled: bool,
+    pub lang: Option<String>,
+    /// `Some` replaces the password hash.
+    pub password_hash: Option<String>,
+}
+
+/// The node's identity, written once at init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub party: PartyCode,
+    pub created_at: OffsetDateTime,
+}
+
+/// One node's storage. Every method is one transaction: it commits whole or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is (`sqlite` or `postgres`), for logs and health.
+    fn backend(&self) -> &'static str;
+
+    /// Records the node's party; fails with `Duplicate` if the node was already initialised.
+    async fn init_node(&self, ctx: &WriteCtx, party: PartyCode) -> Result<NodeInfo>;
+    async fn node_info(&self) -> Result<Option<NodeInfo>>;
+
+    // ---- users, sessions, tokens ----
+    async fn create_user(&self, ctx: &WriteCtx, user: &User) -> Result<User>;
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
+    async fn list_users(&self, page: Page) -> Result<Paged<User>>;
+    async fn update_user(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        changes: &UserChanges,
+    ) -> Result<User>;
+    /// Stores an API token by the SHA-256 of its secret. Audited.
+    async fn create_token(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        user: Uuid,
+        secret_hash: &[u8; 32],
+        label: &str,
+    ) -> Result<()>;
+    /// The enabled user holding the token whose secret hashes to `secret_hash`.
+    async fn user_by_token(&self, secret_hash: &[u8; 32]) -> Result<Option<User>>;
+    /// Stores a login session by the SHA-256 of its secret, with its expiry.
+    async fn create_session(
+        &self,
+        secret_hash: &[u8; 32],
+        user: Uuid,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<()>;
+    /// The enabled user of an unexpired session.
+    async fn user_by_session(
+        &self,
+        secret_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<User>>;
+    async fn delete_session(&self, secret_hash: &[u8; 32]) -> Result<()>;
+
+    // ---- audit trail ----
+    /// Appends an entry on its own (logins, denials): for writes, the write methods append.
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry>;
+    /// Entries after `after_seq`, oldest first.
+    async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Recomputes the whole chain and names the first entry that does not match.
+    async fn verify_audit(&self) -> Result<AuditVerification>;
+
+    // ---- commitments ----
+    /// Creates a commitment: checks the indicators exist (`Invalid` at `/indicators/i`
+    /// otherwise), computes its status schedule, appends `commitment.create` to the audit trail.
+    async fn create_commitment(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &CommitmentDraft,
+    ) -> Result<Commitment>;
+    async fn get_commitment(&self, id: Uuid) -> Result<Option<Commitment>>;
+    async fn list_commitments(
+        &self,
+        filter: &CommitmentFilter,
+        page: Page,
+    ) -> Result<Paged<Commitment>>;
+    /// Replaces the body if `version` is current (`VersionConflict` otherwise), bumps the
+    /// version, recomputes the schedule, appends `commitment.update`.
+    async fn update_commitment(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &CommitmentDraft,
+    ) -> Result<Commitment>;
+
+    // ---- actions ----
+    /// Creates an action (`Invalid` at `/commitment` if the commitment does not exist),
+    /// recomputes the commitment's schedule, appends `action.create`.
+    async fn create_action(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &ActionDraft,
+    ) -> Result<Action>;
+    async fn get_action(&self, id: Uuid) -> Result<Option<Action>>;
+    async fn list_actions(&self, filter: &ActionFilter, page: Page) -> Result<Paged<Action>>;
+    /// The commitment may not change on update (`Invalid` at `/commitment`).
+    async fn update_action(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &ActionDraft,
+    ) -> Result<Action>;
+
+    // ---- indicators and measurements ----
+    /// Indicator codes are unique per node (`Duplicate` otherwise).
+    async fn create_indicator(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &IndicatorDraft,
+    ) -> Result<Indicator>;
+    async fn get_indicator(&self, id: Uuid) -> Result<Option<Indicator>>;
+    async fn indicator_by_code(&self, code: &str) -> Result<Option<Indicator>>;
+    async fn list_indicators(
+        &self,
+        filter: &IndicatorFilter,
+        page: Page,
+    ) -> Result<Paged<Indicator>>;
+    /// Recomputes the schedule of every commitment serving the indicator.
+    async fn update_indicator(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &IndicatorDraft,
+    ) -> Result<Indicator>;
+    /// One measurement per indicator, period and party (`Duplicate` otherwise); recomputes the
+    /// schedule of every commitment serving the indicator.
+    async fn create_measurement(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &MeasurementDraft,
+    ) -> Result<Measurement>;
+    async fn list_measurements(&self, indicator: Uuid) -> Result<Vec<Measurement>>;
+    async fn update_measurement(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &MeasurementDraft,
+    ) -> Result<Measurement>;
+
+    // ---- meetings ----
+    async fn create_meeting(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &MeetingDraft,
+    ) -> Result<Meeting>;
+    async fn get_meeting(&self, id: Uuid) -> Result<Option<Meeting>>;
+    async fn list_meetings(&self, filter: &MeetingFilter, page: Page) -> Result<Paged<Meeting>>;
+    async fn update_meeting(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &MeetingDraft,
+    ) -> Result<Meeting>;
+    /// The date of the latest meeting held before `date`, other than `excluding`.
+    async fn previous_meeting_date(&self, date: Date, excluding: Uuid) -> Result<Option<Date>>;
+    /// A superset of what the agenda of a meeting on `date` may list: commitments and open
+    /// follow-ups (of meetings other than `excluding`) that are not done, or due in
+    /// (`previous`, `date`]. [`puente_domain::build_agenda`] makes the final choice.
+    async fn agenda_candidates(
+        &self,
+        date: Date,
+        previous: Option<Date>,
+        excluding: Uuid,
+    ) -> Result<Vec<(AgendaSubject, StatusSchedule)>>;
+}

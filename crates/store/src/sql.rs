@@ -1,0 +1,1697 @@
+//! The store's SQL, written once for both backends, and the one [`Store`] implementation.
+//!
+//! Every statement here uses numbered placeholders (`$1`, `$2`, …), which PostgreSQL and
+//! sqlx-sqlite both accept, and only syntax both dialects share. A backend contributes just two
+//! things: a [`Conn`] (running a statement with its arguments on its connection type) and a
+//! [`Backend`] (opening its read and write transactions). `impl<B: Backend> Store for B` does the
+//! rest, so the SQLite and PostgreSQL stores cannot drift apart.
+//!
+//! Writes are serialised per node: SQLite has a single write connection, PostgreSQL takes a
+//! transaction-scoped advisory lock first thing in every write transaction. So the audit chain
+//! gets one entry after another, and the counts a status schedule is computed from cannot miss a
+//! concurrent write.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use puente_domain::{
+    Action, ActionDraft, AgendaSubject, Commitment, CommitmentDraft, FieldErrorCode, Indicator,
+    IndicatorDraft, Invalid, Measurement, MeasurementDraft, Meeting, MeetingDraft, PartyCode,
+    RecordMeta, Status, StatusInputs, StatusSchedule,
+};
+use serde_json::json;
+use sqlx::{FromRow, Postgres, Sqlite};
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry, AuditVerification, ChainVerifier, NewAuditEntry};
+use crate::rows::{
+    ActionBody, ActionRow, AuditRow, CommitmentBody, CommitmentRow, FollowUpCandidateRow,
+    FollowUpRow, IndicatorBody, IndicatorRow, MeasurementBody, MeasurementRow, MeetingBody,
+    MeetingRow, MetaRow, NodeRow, ScheduleBasisRow, ScheduleCols, ScheduleRow, UserRow, date_text,
+    hash_hex, id_text, micros, parse_date, parse_hash, parse_id, truncate,
+};
+use crate::{
+    ActionFilter, CommitmentFilter, IndicatorFilter, MeetingFilter, NodeInfo, Page, Paged, Result,
+    Store, StoreError, User, UserChanges, WriteCtx,
+};
+
+/// How many audit entries `verify_audit` reads at a time.
+const VERIFY_BATCH: i64 = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Statements and their arguments
+
+/// One bound argument. Owned, so a statement can be built up and passed around before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(s.to_owned())
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(s)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(s: Option<String>) -> Self {
+        Arg::OptText(s)
+    }
+}
+impl From<i64> for Arg {
+    fn from(i: i64) -> Self {
+        Arg::Int(i)
+    }
+}
+impl From<f64> for Arg {
+    fn from(f: f64) -> Self {
+        Arg::Float(f)
+    }
+}
+impl From<bool> for Arg {
+    fn from(b: bool) -> Self {
+        Arg::Bool(b)
+    }
+}
+
+/// A statement and its arguments; argument `n` (from 1) binds placeholder `$n`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Binds the next placeholder of a statement written with `$1`, `$2`, … in order.
+    pub fn bind(mut self, a: impl Into<Arg>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn bind_all(mut self, args: impl IntoIterator<Item = Arg>) -> Self {
+        self.args.extend(args);
+        self
+    }
+
+    /// Adds an argument and returns its placeholder, for text built up piece by piece.
+    pub fn param(&mut self, a: impl Into<Arg>) -> String {
+        self.args.push(a.into());
+        format!("${}", self.args.len())
+    }
+}
+
+/// `INSERT INTO table (c1, …, cn) VALUES ($1, …, $n)`.
+fn insert_sql(table: &str, cols: &[&[&str]]) -> String {
+    let cols: Vec<&str> = cols.iter().flat_map(|c| c.iter().copied()).collect();
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        cols.join(", "),
+        params.join(", ")
+    )
+}
+
+/// `UPDATE table SET c1 = $1, …, cn = $n, updated_at = $n+1, version = version + 1
+/// WHERE id = $n+2 AND version = $n+3`: the optimistic update of a record's body.
+fn update_sql(table: &str, body: &[&str]) -> String {
+    let sets: Vec<String> = body
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let n = body.len();
+    format!(
+        "UPDATE {table} SET {}, updated_at = ${}, version = version + 1 WHERE id = ${} AND version = ${}",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+}
+
+fn select_sql(table: &str, cols: &[&[&str]]) -> String {
+    let cols: Vec<&str> = cols.iter().flat_map(|c| c.iter().copied()).collect();
+    format!("SELECT {} FROM {table}", cols.join(", "))
+}
+
+fn user_select() -> String {
+    select_sql("users", &[MetaRow::COLS, UserRow::BODY])
+}
+fn commitment_select() -> String {
+    select_sql(
+        "commitments",
+        &[MetaRow::COLS, CommitmentBody::COLS, ScheduleCols::COLS],
+    )
+}
+fn action_select() -> String {
+    select_sql("actions", &[MetaRow::COLS, ActionBody::COLS])
+}
+fn indicator_select() -> String {
+    select_sql("indicators", &[MetaRow::COLS, IndicatorBody::COLS])
+}
+fn measurement_select() -> String {
+    select_sql("measurements", &[MetaRow::COLS, MeasurementBody::COLS])
+}
+fn meeting_select() -> String {
+    select_sql("meetings", &[MetaRow::COLS, MeetingBody::COLS])
+}
+
+/// Appends `WHERE conds AND id > after ORDER BY id LIMIT limit + 1` (one more than the page, to
+/// know whether another page follows).
+fn keyset(sql: &mut Sql, mut conds: Vec<String>, page: Page) {
+    if let Some(after) = page.after {
+        conds.push(format!("id > {}", sql.param(id_text(after))));
+    }
+    if !conds.is_empty() {
+        sql.text.push_str(" WHERE ");
+        sql.text.push_str(&conds.join(" AND "));
+    }
+    let limit = sql.param(i64::from(page.limit) + 1);
+    sql.text.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+}
+
+/// Cuts the extra row `keyset` asked for; a page of `limit` 0 is empty and has no cursor.
+fn paged<T>(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> Paged<T> {
+    let limit = page.limit as usize;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more { items.last().map(id) } else { None };
+    Paged { items, next }
+}
+
+/// The SQL condition under which a commitment has `status` on the day bound at `today`: the same
+/// decision list as [`StatusSchedule::status_on`], over the stored schedule columns.
+fn status_condition(status: Status, today: &str) -> String {
+    let open = format!("sched_done = FALSE AND due_date >= {today}");
+    match status {
+        Status::Done => "sched_done = TRUE".to_owned(),
+        Status::Overdue => format!("sched_done = FALSE AND due_date < {today}"),
+        Status::NotStarted => format!("{open} AND sched_not_started_until > {today}"),
+        Status::AtRisk => format!(
+            "{open} AND sched_not_started_until <= {today} AND sched_at_risk_from <= {today}"
+        ),
+        Status::OnTrack => format!(
+            "{open} AND sched_not_started_until <= {today} AND sched_at_risk_from > {today}"
+        ),
+    }
+}
+
+/// The page query of `list_commitments`.
+///
+/// A party owns a commitment as `owner_a` or as `owner_b`. Written as one `OR`, planners
+/// without statistics merge both owner indexes and sort every match before taking a page, which
+/// grows with the table; so each owner column gets its own keyset-limited branch (each walks its
+/// `(owner, id)` index in id order and stops after a page), and only those few ids are merged.
+fn commitment_list_sql(filter: &CommitmentFilter, page: Page) -> Sql {
+    let mut sql = Sql::new(commitment_select());
+    let mut conds = Vec::new();
+    if let Some(area) = &filter.area {
+        conds.push(format!("area = {}", sql.param(area.as_str())));
+    }
+    if let Some((status, today)) = filter.status {
+        let t = sql.param(date_text(today));
+        conds.push(status_condition(status, &t));
+    }
+    if let Some(d) = filter.due_from {
+        conds.push(format!("due_date >= {}", sql.param(date_text(d))));
+    }
+    if let Some(d) = filter.due_to {
+        conds.push(format!("due_date <= {}", sql.param(date_text(d))));
+    }
+    if let Some(a) = &filter.agency {
+        conds.push(format!("agency = {}", sql.param(a.as_str())));
+    }
+    let Some(party) = filter.party else {
+        keyset(&mut sql, conds, page);
+        return sql;
+    };
+    if let Some(after) = page.after {
+        conds.push(format!("id > {}", sql.param(id_text(after))));
+    }
+    let p = sql.param(party.as_str());
+    let limit = sql.param(i64::from(page.limit) + 1);
+    let branch = |owner: &str| {
+        let mut all = vec![format!("{owner} = {p}")];
+        all.extend(conds.iter().cloned());
+        format!(
+            "SELECT id FROM (SELECT id FROM commitments WHERE {} ORDER BY id LIMIT {limit}) AS {owner}_page",
+            all.join(" AND ")
+        )
+    };
+    let (a, b) = (branch("owner_a"), branch("owner_b"));
+    sql.text.push_str(&format!(" WHERE id IN ({a} UNION {b}) ORDER BY id LIMIT {limit}"));
+    sql
+}
+
+/// `IN ($a, $b, …)` over `ids`; never empty (callers skip empty lists).
+fn in_list(sql: &mut Sql, ids: impl IntoIterator<Item = String>) -> String {
+    let ps: Vec<String> = ids.into_iter().map(|i| sql.param(i)).collect();
+    format!("IN ({})", ps.join(", "))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+/// A row type both backends can decode.
+pub(crate) trait BothRow:
+    for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<T> BothRow for T where
+    T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
+/// A connection that runs [`Sql`]: the only per-backend code on the query path.
+#[async_trait]
+pub(crate) trait Conn: Send {
+    /// Runs a statement; the number of rows it changed.
+    async fn run(&mut self, sql: &Sql) -> sqlx::Result<u64>;
+    async fn fetch<R: BothRow>(&mut self, sql: &Sql) -> sqlx::Result<Vec<R>>;
+}
+
+/// Implements [`Conn`] for one sqlx connection type: binding is the same code for both, but
+/// sqlx's query types are per database.
+macro_rules! impl_conn {
+    ($conn:ty, $db:ty) => {
+        #[async_trait]
+        impl Conn for $conn {
+            async fn run(&mut self, sql: &Sql) -> sqlx::Result<u64> {
+                let mut q = sqlx::query::<$db>(&sql.text);
+                for a in &sql.args {
+                    q = match a {
+                        Arg::Text(s) => q.bind(s.as_str()),
+                        Arg::OptText(s) => q.bind(s.as_deref()),
+                        Arg::Int(i) => q.bind(*i),
+                        Arg::Float(f) => q.bind(*f),
+                        Arg::Bool(b) => q.bind(*b),
+                    };
+                }
+                Ok(q.execute(&mut *self).await?.rows_affected())
+            }
+
+            async fn fetch<R: BothRow>(&mut self, sql: &Sql) -> sqlx::Result<Vec<R>> {
+                let mut q = sqlx::query_as::<$db, R>(&sql.text);
+                for a in &sql.args {
+                    q = match a {
+                        Arg::Text(s) => q.bind(s.as_str()),
+                        Arg::OptText(s) => q.bind(s.as_deref()),
+                        Arg::Int(i) => q.bind(*i),
+                        Arg::Float(f) => q.bind(*f),
+                        Arg::Bool(b) => q.bind(*b),
+                    };
+                }
+                q.fetch_all(&mut *self).await
+            }
+        }
+    };
+}
+
+impl_conn!(sqlx::SqliteConnection, Sqlite);
+impl_conn!(sqlx::PgConnection, Postgres);
+
+type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
+
+/// What a backend provides besides its connection type: its name and its transactions.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    type Db: sqlx::Database<Connection: Conn>;
+    const NAME: &'static str;
+    /// A transaction in which this node's writes happen one at a time.
+    async fn begin_write(&self) -> sqlx::Result<Tx<Self>>;
+    /// A transaction that reads one consistent snapshot.
+    async fn begin_read(&self) -> sqlx::Result<Tx<Self>>;
+}
+
+async fn fetch_one<R: BothRow, C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<Option<R>> {
+    Ok(c.fetch::<R>(sql).await?.into_iter().next())
+}
+
+/// A count (or any single integer) from a one-row, one-column query.
+async fn count<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<i64> {
+    Ok(fetch_one::<(i64,), C>(c, sql).await?.map_or(0, |r| r.0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// Maps a unique violation to `Duplicate`: at `key_pointer` if it was the primary key, at
+/// `other_pointer` if another unique rule (each table has at most one). Other errors pass.
+fn duplicate(
+    what: &'static str,
+    key_pointer: &'static str,
+    other_pointer: &'static str,
+) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => {
+            // PostgreSQL names the constraint `<table>_pkey`; SQLite reports the extended code
+            // SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+            let pkey = d.constraint().is_some_and(|c| c.ends_with("_pkey"))
+                || d.code().is_some_and(|c| c == "1555");
+            StoreError::Duplicate {
+                what,
+                pointer: if pkey { key_pointer } else { other_pointer },
+            }
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Why an optimistic update changed no row: the record is missing, or at another version.
+async fn stale<C: Conn + ?Sized>(
+    c: &mut C,
+    table: &str,
+    kind: &'static str,
+    id: Uuid,
+    given: i64,
+) -> StoreError {
+    let sql = Sql::new(format!("SELECT version FROM {table} WHERE id = $1")).bind(id_text(id));
+    match fetch_one::<(i64,), C>(c, &sql).await {
+        Ok(Some((current,))) => StoreError::VersionConflict {
+            kind,
+            id,
+            current,
+            given,
+        },
+        Ok(None) => StoreError::NotFound { kind, id },
+        Err(e) => e.into(),
+    }
+}
+
+/// The current version and parent id of a record whose parent may not change on update.
+async fn version_and_parent<C: Conn + ?Sized>(
+    c: &mut C,
+    table: &str,
+    parent_col: &str,
+    kind: &'static str,
+    id: Uuid,
+    given: i64,
+) -> Result<String> {
+    let sql = Sql::new(format!(
+        "SELECT version, {parent_col} FROM {table} WHERE id = $1"
+    ))
+    .bind(id_text(id));
+    match fetch_one::<(i64, String), C>(c, &sql).await? {
+        None => Err(StoreError::NotFound { kind, id }),
+        Some((current, _)) if current != given => Err(StoreError::VersionConflict {
+            kind,
+            id,
+            current,
+            given,
+        }),
+        Some((_, parent)) => Ok(parent),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+async fn append<C: Conn + ?Sized>(c: &mut C, e: &NewAuditEntry) -> Result<AuditEntry> {
+    let last = fetch_one::<(i64, String), C>(
+        c,
+        &Sql::new("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
+    )
+    .await?;
+    let (seq, prev) = match last {
+        Some((seq, hash)) => (seq + 1, parse_hash("audit entry", &seq.to_string(), &hash)?),
+        None => (1, audit::GENESIS),
+    };
+    // Stored at microsecond precision, so hash what reads back.
+    let entry = NewAuditEntry {
+        at: truncate(e.at),
+        ..e.clone()
+    };
+    let hash = audit::entry_hash(seq, &entry, &prev);
+    let row = AuditRow::new(seq, &entry, &prev, &hash);
+    c.run(&Sql::new(insert_sql("audit", &[AuditRow::COLS])).bind_all(row.args()))
+        .await?;
+    Ok(AuditEntry {
+        seq,
+        entry,
+        prev_hash: prev,
+        hash,
+    })
+}
+
+/// Appends the entry of a record write made in `ctx`.
+async fn audit_write<C: Conn + ?Sized>(
+    c: &mut C,
+    ctx: &WriteCtx,
+    action: &str,
+    target: String,
+    detail: serde_json::Value,
+) -> Result<AuditEntry> {
+    let e = NewAuditEntry {
+        at: ctx.now,
+        actor: ctx.actor.clone(),
+        ip: ctx.ip.clone(),
+        action: action.to_owned(),
+        target: Some(target),
+        detail: detail.to_string(),
+    };
+    append(c, &e).await
+}
+
+async fn verify_chain<C: Conn + ?Sized>(c: &mut C) -> Result<AuditVerification> {
+    let mut verifier = ChainVerifier::new();
+    let mut n: u64 = 0;
+    let mut after = i64::MIN;
+    let select = format!(
+        "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+        select_sql("audit", &[AuditRow::COLS])
+    );
+    loop {
+        let batch: Vec<AuditRow> = c
+            .fetch(&Sql::new(select.as_str()).bind(after).bind(VERIFY_BATCH))
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for row in batch {
+            let seq = row.seq;
+            let bad = match row.into_entry() {
+                Ok(entry) => verifier.push(&entry).map(str::to_owned),
+                Err(e) => Some(format!("unreadable: {e}")),
+            };
+            if let Some(why) = bad {
+                let total = count(c, &Sql::new("SELECT COUNT(*) FROM audit")).await?;
+                return Ok(AuditVerification {
+                    n_entries: u64::try_from(total).unwrap_or(0),
+                    first_bad: Some((seq, why)),
+                });
+            }
+            n += 1;
+        }
+    }
+    Ok(AuditVerification {
+        n_entries: n,
+        first_bad: None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading records
+
+async fn fetch_users<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<User>> {
+    c.fetch::<UserRow>(sql)
+        .await?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect()
+}
+
+async fn user_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<User>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", user_select())).bind(id_text(id));
+    Ok(fetch_users(c, &sql).await?.into_iter().next())
+}
+
+/// Commitments matching `sql` (a commitment select), with the indicators they serve.
+async fn fetch_commitments<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Commitment>> {
+    let rows: Vec<CommitmentRow> = c.fetch(sql).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("");
+    let ids = in_list(&mut q, rows.iter().map(|r| r.meta.id.clone()));
+    q.text = format!(
+        "SELECT commitment_id, indicator_id FROM commitment_indicators \
+         WHERE commitment_id {ids} ORDER BY commitment_id, position"
+    );
+    let mut served: HashMap<String, Vec<String>> = HashMap::new();
+    for (commitment, indicator) in c.fetch::<(String, String)>(&q).await? {
+        served.entry(commitment).or_default().push(indicator);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let indicators = served.remove(&r.meta.id).unwrap_or_default();
+            r.into_commitment(&indicators)
+        })
+        .collect()
+}
+
+async fn commitment_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<Commitment>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", commitment_select())).bind(id_text(id));
+    Ok(fetch_commitments(c, &sql).await?.into_iter().next())
+}
+
+async fn fetch_actions<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Action>> {
+    c.fetch::<ActionRow>(sql)
+        .await?
+        .into_iter()
+        .map(ActionRow::into_action)
+        .collect()
+}
+
+async fn action_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<Action>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", action_select())).bind(id_text(id));
+    Ok(fetch_actions(c, &sql).await?.into_iter().next())
+}
+
+async fn fetch_indicators<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Indicator>> {
+    c.fetch::<IndicatorRow>(sql)
+        .await?
+        .into_iter()
+        .map(IndicatorRow::into_indicator)
+        .collect()
+}
+
+async fn indicator_in<C: Conn + ?Sized>(c: &mut C, id: &str) -> Result<Option<Indicator>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", indicator_select())).bind(id);
+    Ok(fetch_indicators(c, &sql).await?.into_iter().next())
+}
+
+async fn fetch_measurements<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Measurement>> {
+    c.fetch::<MeasurementRow>(sql)
+        .await?
+        .into_iter()
+        .map(MeasurementRow::into_measurement)
+        .collect()
+}
+
+async fn measurement_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<Measurement>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", measurement_select())).bind(id_text(id));
+    Ok(fetch_measurements(c, &sql).await?.into_iter().next())
+}
+
+async fn measurements_of<C: Conn + ?Sized>(c: &mut C, indicator: &str) -> Result<Vec<Measurement>> {
+    let sql = Sql::new(format!(
+        "{} WHERE indicator_id = $1 ORDER BY id",
+        measurement_select()
+    ))
+    .bind(indicator);
+    fetch_measurements(c, &sql).await
+}
+
+/// Meetings matching `sql` (a meeting select), with their follow-ups.
+async fn fetch_meetings<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Meeting>> {
+    let rows: Vec<MeetingRow> = c.fetch(sql).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("");
+    let ids = in_list(&mut q, rows.iter().map(|r| r.meta.id.clone()));
+    q.text = format!(
+        "{} WHERE meeting_id {ids} ORDER BY meeting_id, position",
+        select_sql("follow_ups", &[FollowUpRow::COLS])
+    );
+    let mut follow_ups: HashMap<String, Vec<FollowUpRow>> = HashMap::new();
+    for f in c.fetch::<FollowUpRow>(&q).await? {
+        follow_ups.entry(f.meeting_id.clone()).or_default().push(f);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let fs = follow_ups.remove(&r.meta.id).unwrap_or_default();
+            r.into_meeting(fs)
+        })
+        .collect()
+}
+
+async fn meeting_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<Meeting>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", meeting_select())).bind(id_text(id));
+    Ok(fetch_meetings(c, &sql).await?.into_iter().next())
+}
+
+/// Reads back a record just written in the same transaction; missing would be a store bug.
+fn written<T>(kind: &'static str, id: Uuid, r: Option<T>) -> Result<T> {
+    r.ok_or(StoreError::NotFound { kind, id })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status schedules
+
+/// Progress toward target per indicator id, computed at most once per transaction.
+type ProgressCache = HashMap<String, Option<f64>>;
+
+async fn progress<C: Conn + ?Sized>(
+    c: &mut C,
+    indicator: &str,
+    cache: &mut ProgressCache,
+) -> Result<Option<f64>> {
+    if let Some(p) = cache.get(indicator) {
+        return Ok(*p);
+    }
+    let p = match indicator_in(c, indicator).await? {
+        Some(i) => {
+            let ms: Vec<MeasurementDraft> = measurements_of(c, indicator)
+                .await?
+                .into_iter()
+                .map(|m| m.body)
+                .collect();
+            i.body.progress(&ms)
+        }
+        // Foreign keys keep served indicators present; no indicator is no data.
+        None => None,
+    };
+    cache.insert(indicator.to_owned(), p);
+    Ok(p)
+}
+
+/// Recomputes a commitment's counted inputs and status schedule from its actions and the
+/// measurements of the indicators it serves, and stores them.
+async fn recompute<C: Conn + ?Sized>(c: &mut C, id: &str, cache: &mut ProgressCache) -> Result<()> {
+    const K: &str = "commitment";
+    let basis = Sql::new("SELECT start_date, due_date FROM commitments WHERE id = $1").bind(id);
+    let Some(basis) = fetch_one::<ScheduleBasisRow, C>(c, &basis).await? else {
+        return Ok(());
+    };
+    let start = parse_date(K, id, &basis.start_date)?;
+    let due = parse_date(K, id, &basis.due_date)?;
+    let (n_actions, n_completing) = fetch_one::<(i64, i64), C>(
+        c,
+        &Sql::new(
+            "SELECT COUNT(*), COUNT(CASE WHEN completes THEN 1 END) FROM actions \
+             WHERE commitment_id = $1",
+        )
+        .bind(id),
+    )
+    .await?
+    .unwrap_or((0, 0));
+    let served: Vec<(String,)> = c
+        .fetch(
+            &Sql::new(
+                "SELECT indicator_id FROM commitment_indicators WHERE commitment_id = $1 \
+                 ORDER BY position",
+            )
+            .bind(id),
+        )
+        .await?;
+    let mut progresses = Vec::with_capacity(served.len());
+    for (indicator,) in &served {
+        progresses.push(progress(c, indicator, cache).await?);
+    }
+    let s = StatusSchedule::of(&StatusInputs {
+        start,
+        due,
+        n_actions: u64::try_from(n_actions).unwrap_or(0),
+        completed: n_completing > 0,
+        progress: progresses,
+    });
+    c.run(
+        &Sql::new(
+            "UPDATE commitments SET n_actions = $1, completed = $2, sched_done = $3, \
+             sched_not_started_until = $4, sched_at_risk_from = $5 WHERE id = $6",
+        )
+        .bind(n_actions)
+        .bind(n_completing > 0)
+        .bind(s.done)
+        .bind(date_text(s.not_started_until))
+        .bind(date_text(s.at_risk_from))
+        .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Recomputes every commitment serving `indicator`.
+async fn recompute_serving<C: Conn + ?Sized>(c: &mut C, indicator: &str) -> Result<()> {
+    let ids: Vec<(String,)> = c
+        .fetch(
+            &Sql::new(
+                "SELECT DISTINCT commitment_id FROM commitment_indicators \
+                 WHERE indicator_id = $1 ORDER BY commitment_id",
+            )
+            .bind(indicator),
+        )
+        .await?;
+    let mut cache = ProgressCache::new();
+    for (id,) in &ids {
+        recompute(c, id, &mut cache).await?;
+    }
+    Ok(())
+}
+
+/// Checks that every indicator a commitment would serve exists.
+async fn check_indicators<C: Conn + ?Sized>(c: &mut C, indicators: &[Uuid]) -> Result<()> {
+    let mut errors = Vec::new();
+    for (i, id) in indicators.iter().enumerate() {
+        let sql = Sql::new("SELECT COUNT(*) FROM indicators WHERE id = $1").bind(id_text(*id));
+        if count(c, &sql).await? == 0 {
+            errors.push(puente_domain::FieldError::new(
+                format!("/indicators/{i}"),
+                FieldErrorCode::UnknownIndicator,
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid(errors).into())
+    }
+}
+
+async fn insert_served<C: Conn + ?Sized>(c: &mut C, id: &str, indicators: &[Uuid]) -> Result<()> {
+    for (position, indicator) in indicators.iter().enumerate() {
+        c.run(
+            &Sql::new(
+                "INSERT INTO commitment_indicators (commitment_id, indicator_id, position) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(id_text(*indicator))
+            .bind(i64::try_from(position).unwrap_or(i64::MAX)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_follow_ups<C: Conn + ?Sized>(
+    c: &mut C,
+    meeting: Uuid,
+    body: &MeetingDraft,
+) -> Result<()> {
+    let insert = insert_sql("follow_ups", &[FollowUpRow::COLS]);
+    for (i, f) in body.follow_ups.iter().enumerate() {
+        let row = FollowUpRow::new(meeting, i, f);
+        c.run(&Sql::new(insert.as_str()).bind_all(row.args()))
+            .await
+            .map_err(duplicate("follow-up", "/follow_ups", "/follow_ups"))?;
+    }
+    Ok(())
+}
+
+fn version_detail(version: i64) -> serde_json::Value {
+    json!({ "version": version })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Store
+
+#[async_trait]
+impl<B: Backend> Store for B {
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    async fn init_node(&self, ctx: &WriteCtx, party: PartyCode) -> Result<NodeInfo> {
+        let mut tx = self.begin_write().await?;
+        let at = truncate(ctx.now);
+        tx.run(
+            &Sql::new("INSERT INTO node (id, party, created_at) VALUES (1, $1, $2)")
+                .bind(party.as_str())
+                .bind(micros(at)),
+        )
+        .await
+        .map_err(duplicate("node", "/party", "/party"))?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "node.init",
+            party.to_string(),
+            json!({ "party": party.as_str() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(NodeInfo {
+            party,
+            created_at: at,
+        })
+    }
+
+    async fn node_info(&self) -> Result<Option<NodeInfo>> {
+        let mut tx = self.begin_read().await?;
+        let row = fetch_one::<NodeRow, _>(
+            &mut *tx,
+            &Sql::new("SELECT party, created_at FROM node WHERE id = 1"),
+        )
+        .await?;
+        tx.commit().await?;
+        row.map(NodeRow::into_info).transpose()
+    }
+
+    async fn create_user(&self, ctx: &WriteCtx, user: &User) -> Result<User> {
+        let mut tx = self.begin_write().await?;
+        let row = UserRow::from_user(user);
+        tx.run(
+            &Sql::new(insert_sql("users", &[MetaRow::COLS, UserRow::BODY]))
+                .bind_all(row.meta.args())
+                .bind_all(row.body_args()),
+        )
+        .await
+        .map_err(duplicate("user", "/id", "/name"))?;
+        let id = user.meta.id;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "user.create",
+            id_text(id),
+            version_detail(user.meta.version),
+        )
+        .await?;
+        let out = written("user", id, user_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>> {
+        let mut tx = self.begin_read().await?;
+        let out = user_in(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new(format!("{} WHERE name = $1", user_select())).bind(name);
+        let out = fetch_users(&mut *tx, &sql).await?.into_iter().next();
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_users(&self, page: Page) -> Result<Paged<User>> {
+        let mut tx = self.begin_read().await?;
+        let mut sql = Sql::new(user_select());
+        keyset(&mut sql, Vec::new(), page);
+        let items = fetch_users(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        Ok(paged(items, page, |u| u.meta.id))
+    }
+
+    async fn update_user(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        changes: &UserChanges,
+    ) -> Result<User> {
+        let mut tx = self.begin_write().await?;
+        let n = tx
+            .run(
+                &Sql::new(
+                    "UPDATE users SET role = $1, agency = $2, disabled = $3, lang = $4, \
+                     password_hash = COALESCE($5, password_hash), updated_at = $6, \
+                     version = version + 1 WHERE id = $7 AND version = $8",
+                )
+                .bind(changes.role.as_str())
+                .bind(changes.agency.clone())
+                .bind(changes.disabled)
+                .bind(changes.lang.clone())
+                .bind(changes.password_hash.clone())
+                .bind(micros(ctx.now))
+                .bind(id_text(id))
+                .bind(version),
+            )
+            .await?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "users", "user", id, version).await);
+        }
+        let detail = json!({
+            "version": version + 1,
+            "password_changed": changes.password_hash.is_some(),
+        });
+        audit_write(&mut *tx, ctx, "user.update", id_text(id), detail).await?;
+        let out = written("user", id, user_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_token(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        user: Uuid,
+        secret_hash: &[u8; 32],
+        label: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if user_in(&mut *tx, user).await?.is_none() {
+            return Err(StoreError::NotFound {
+                kind: "user",
+                id: user,
+            });
+        }
+        tx.run(
+            &Sql::new(
+                "INSERT INTO tokens (id, user_id, secret_hash, label, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id_text(id))
+            .bind(id_text(user))
+            .bind(hash_hex(secret_hash))
+            .bind(label)
+            .bind(micros(ctx.now)),
+        )
+        .await
+        .map_err(duplicate("token", "/id", "/secret"))?;
+        let detail = json!({ "user": id_text(user), "label": label });
+        audit_write(&mut *tx, ctx, "token.create", id_text(id), detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_token(&self, secret_hash: &[u8; 32]) -> Result<Option<User>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new(format!(
+            "{} WHERE id = (SELECT user_id FROM tokens WHERE secret_hash = $1) \
+             AND disabled = FALSE",
+            user_select()
+        ))
+        .bind(hash_hex(secret_hash));
+        let out = fetch_users(&mut *tx, &sql).await?.into_iter().next();
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_session(
+        &self,
+        secret_hash: &[u8; 32],
+        user: Uuid,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if user_in(&mut *tx, user).await?.is_none() {
+            return Err(StoreError::NotFound {
+                kind: "user",
+                id: user,
+            });
+        }
+        tx.run(
+            &Sql::new(
+                "INSERT INTO sessions (secret_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hash_hex(secret_hash))
+            .bind(id_text(user))
+            .bind(micros(now))
+            .bind(micros(expires)),
+        )
+        .await
+        .map_err(duplicate("session", "/secret", "/secret"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_session(
+        &self,
+        secret_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<User>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new(format!(
+            "{} WHERE id = (SELECT user_id FROM sessions WHERE secret_hash = $1 \
+             AND expires_at > $2) AND disabled = FALSE",
+            user_select()
+        ))
+        .bind(hash_hex(secret_hash))
+        .bind(micros(now));
+        let out = fetch_users(&mut *tx, &sql).await?.into_iter().next();
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn delete_session(&self, secret_hash: &[u8; 32]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        tx.run(
+            &Sql::new("DELETE FROM sessions WHERE secret_hash = $1").bind(hash_hex(secret_hash)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {
+        let mut tx = self.begin_write().await?;
+        let out = append(&mut *tx, entry).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new(format!(
+            "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            select_sql("audit", &[AuditRow::COLS])
+        ))
+        .bind(after_seq.unwrap_or(i64::MIN))
+        .bind(i64::from(limit));
+        let rows: Vec<AuditRow> = tx.fetch(&sql).await?;
+        tx.commit().await?;
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerification> {
+        let mut tx = self.begin_read().await?;
+        let out = verify_chain(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_commitment(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &CommitmentDraft,
+    ) -> Result<Commitment> {
+        let mut tx = self.begin_write().await?;
+        check_indicators(&mut *tx, &body.indicators).await?;
+        // A provisional schedule, replaced by `recompute` once the served indicators are in.
+        let provisional = StatusSchedule::of(&StatusInputs {
+            start: body.start,
+            due: body.due,
+            n_actions: 0,
+            completed: false,
+            progress: Vec::new(),
+        });
+        let meta_row = MetaRow::from_meta(meta);
+        let id = meta_row.id.clone();
+        let cols: &[&str] = &["n_actions", "completed"];
+        tx.run(
+            &Sql::new(insert_sql(
+                "commitments",
+                &[
+                    MetaRow::COLS,
+                    CommitmentBody::COLS,
+                    ScheduleCols::COLS,
+                    cols,
+                ],
+            ))
+            .bind_all(meta_row.args())
+            .bind_all(CommitmentBody::new(body).args())
+            .bind_all(ScheduleCols::new(&provisional).args())
+            .bind(0i64)
+            .bind(false),
+        )
+        .await
+        .map_err(duplicate("commitment", "/id", "/id"))?;
+        insert_served(&mut *tx, &id, &body.indicators).await?;
+        recompute(&mut *tx, &id, &mut ProgressCache::new()).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "commitment.create",
+            id,
+            version_detail(meta.version),
+        )
+        .await?;
+        let out = written(
+            "commitment",
+            meta.id,
+            commitment_in(&mut *tx, meta.id).await?,
+        )?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn get_commitment(&self, id: Uuid) -> Result<Option<Commitment>> {
+        let mut tx = self.begin_read().await?;
+        let out = commitment_in(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_commitments(
+        &self,
+        filter: &CommitmentFilter,
+        page: Page,
+    ) -> Result<Paged<Commitment>> {
+        let sql = commitment_list_sql(filter, page);
+        let mut tx = self.begin_read().await?;
+        let items = fetch_commitments(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        Ok(paged(items, page, |c| c.meta.id))
+    }
+
+    async fn update_commitment(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &CommitmentDraft,
+    ) -> Result<Commitment> {
+        let mut tx = self.begin_write().await?;
+        let n = tx
+            .run(
+                &Sql::new(update_sql("commitments", CommitmentBody::COLS))
+                    .bind_all(CommitmentBody::new(body).args())
+                    .bind(micros(ctx.now))
+                    .bind(id_text(id))
+                    .bind(version),
+            )
+            .await?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "commitments", "commitment", id, version).await);
+        }
+        check_indicators(&mut *tx, &body.indicators).await?;
+        let id_s = id_text(id);
+        tx.run(
+            &Sql::new("DELETE FROM commitment_indicators WHERE commitment_id = $1")
+                .bind(id_s.as_str()),
+        )
+        .await?;
+        insert_served(&mut *tx, &id_s, &body.indicators).await?;
+        recompute(&mut *tx, &id_s, &mut ProgressCache::new()).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "commitment.update",
+            id_s,
+            version_detail(version + 1),
+        )
+        .await?;
+        let out = written("commitment", id, commitment_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_action(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &ActionDraft,
+    ) -> Result<Action> {
+        let mut tx = self.begin_write().await?;
+        let meta_row = MetaRow::from_meta(meta);
+        let row = ActionBody::new(meta.id, body)?;
+        let exists = Sql::new("SELECT COUNT(*) FROM commitments WHERE id = $1")
+            .bind(row.commitment_id.as_str());
+        if count(&mut *tx, &exists).await? == 0 {
+            return Err(Invalid::one("/commitment", FieldErrorCode::UnknownCommitment).into());
+        }
+        tx.run(
+            &Sql::new(insert_sql("actions", &[MetaRow::COLS, ActionBody::COLS]))
+                .bind_all(meta_row.args())
+                .bind_all(row.args()),
+        )
+        .await
+        .map_err(duplicate("action", "/id", "/id"))?;
+        recompute(&mut *tx, &row.commitment_id, &mut ProgressCache::new()).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "action.create",
+            meta_row.id,
+            version_detail(meta.version),
+        )
+        .await?;
+        let out = written("action", meta.id, action_in(&mut *tx, meta.id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn get_action(&self, id: Uuid) -> Result<Option<Action>> {
+        let mut tx = self.begin_read().await?;
+        let out = action_in(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_actions(&self, filter: &ActionFilter, page: Page) -> Result<Paged<Action>> {
+        let mut sql = Sql::new(action_select());
+        let mut conds = Vec::new();
+        if let Some(c) = filter.commitment {
+            conds.push(format!("commitment_id = {}", sql.param(id_text(c))));
+        }
+        if let Some(p) = filter.party {
+            conds.push(format!("origin = {}", sql.param(p.as_str())));
+        }
+        if let Some(a) = &filter.agency {
+            conds.push(format!("agency = {}", sql.param(a.as_str())));
+        }
+        if let Some(d) = filter.date_from {
+            conds.push(format!("date >= {}", sql.param(date_text(d))));
+        }
+        if let Some(d) = filter.date_to {
+            conds.push(format!("date <= {}", sql.param(date_text(d))));
+        }
+        keyset(&mut sql, conds, page);
+        let mut tx = self.begin_read().await?;
+        let items = fetch_actions(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        Ok(paged(items, page, |a| a.meta.id))
+    }
+
+    async fn update_action(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &ActionDraft,
+    ) -> Result<Action> {
+        let mut tx = self.begin_write().await?;
+        let commitment =
+            version_and_parent(&mut *tx, "actions", "commitment_id", "action", id, version).await?;
+        let row = ActionBody::new(id, body)?;
+        if row.commitment_id != commitment {
+            return Err(Invalid::one("/commitment", FieldErrorCode::OutOfRange).into());
+        }
+        let n = tx
+            .run(
+                &Sql::new(update_sql("actions", ActionBody::COLS))
+                    .bind_all(row.args())
+                    .bind(micros(ctx.now))
+                    .bind(id_text(id))
+                    .bind(version),
+            )
+            .await?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "actions", "action", id, version).await);
+        }
+        recompute(&mut *tx, &commitment, &mut ProgressCache::new()).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "action.update",
+            id_text(id),
+            version_detail(version + 1),
+        )
+        .await?;
+        let out = written("action", id, action_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_indicator(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &IndicatorDraft,
+    ) -> Result<Indicator> {
+        let mut tx = self.begin_write().await?;
+        let meta_row = MetaRow::from_meta(meta);
+        tx.run(
+            &Sql::new(insert_sql(
+                "indicators",
+                &[MetaRow::COLS, IndicatorBody::COLS],
+            ))
+            .bind_all(meta_row.args())
+            .bind_all(IndicatorBody::new(meta.id, body)?.args()),
+        )
+        .await
+        .map_err(duplicate("indicator", "/id", "/code"))?;
+        let out = written(
+            "indicator",
+            meta.id,
+            indicator_in(&mut *tx, &meta_row.id).await?,
+        )?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "indicator.create",
+            meta_row.id,
+            version_detail(meta.version),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn get_indicator(&self, id: Uuid) -> Result<Option<Indicator>> {
+        let mut tx = self.begin_read().await?;
+        let out = indicator_in(&mut *tx, &id_text(id)).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn indicator_by_code(&self, code: &str) -> Result<Option<Indicator>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new(format!("{} WHERE code = $1", indicator_select())).bind(code);
+        let out = fetch_indicators(&mut *tx, &sql).await?.into_iter().next();
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_indicators(
+        &self,
+        filter: &IndicatorFilter,
+        page: Page,
+    ) -> Result<Paged<Indicator>> {
+        let mut sql = Sql::new(indicator_select());
+        let mut conds = Vec::new();
+        if let Some(area) = &filter.area {
+            conds.push(format!("area = {}", sql.param(area.as_str())));
+        }
+        keyset(&mut sql, conds, page);
+        let mut tx = self.begin_read().await?;
+        let items = fetch_indicators(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        Ok(paged(items, page, |i| i.meta.id))
+    }
+
+    async fn update_indicator(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &IndicatorDraft,
+    ) -> Result<Indicator> {
+        let mut tx = self.begin_write().await?;
+        let n = tx
+            .run(
+                &Sql::new(update_sql("indicators", IndicatorBody::COLS))
+                    .bind_all(IndicatorBody::new(id, body)?.args())
+                    .bind(micros(ctx.now))
+                    .bind(id_text(id))
+                    .bind(version),
+            )
+            .await
+            .map_err(duplicate("indicator", "/id", "/code"))?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "indicators", "indicator", id, version).await);
+        }
+        let id_s = id_text(id);
+        recompute_serving(&mut *tx, &id_s).await?;
+        let out = written("indicator", id, indicator_in(&mut *tx, &id_s).await?)?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "indicator.update",
+            id_s,
+            version_detail(version + 1),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_measurement(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &MeasurementDraft,
+    ) -> Result<Measurement> {
+        let mut tx = self.begin_write().await?;
+        let meta_row = MetaRow::from_meta(meta);
+        let row = MeasurementBody::new(body);
+        let exists = Sql::new("SELECT COUNT(*) FROM indicators WHERE id = $1")
+            .bind(row.indicator_id.as_str());
+        if count(&mut *tx, &exists).await? == 0 {
+            return Err(Invalid::one("/indicator", FieldErrorCode::UnknownIndicator).into());
+        }
+        tx.run(
+            &Sql::new(insert_sql(
+                "measurements",
+                &[MetaRow::COLS, MeasurementBody::COLS],
+            ))
+            .bind_all(meta_row.args())
+            .bind_all(row.args()),
+        )
+        .await
+        .map_err(duplicate("measurement", "/id", "/period"))?;
+        recompute_serving(&mut *tx, &row.indicator_id).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "measurement.create",
+            meta_row.id,
+            version_detail(meta.version),
+        )
+        .await?;
+        let out = written(
+            "measurement",
+            meta.id,
+            measurement_in(&mut *tx, meta.id).await?,
+        )?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_measurements(&self, indicator: Uuid) -> Result<Vec<Measurement>> {
+        let mut tx = self.begin_read().await?;
+        let out = measurements_of(&mut *tx, &id_text(indicator)).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn update_measurement(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &MeasurementDraft,
+    ) -> Result<Measurement> {
+        let mut tx = self.begin_write().await?;
+        let indicator = version_and_parent(
+            &mut *tx,
+            "measurements",
+            "indicator_id",
+            "measurement",
+            id,
+            version,
+        )
+        .await?;
+        let row = MeasurementBody::new(body);
+        if row.indicator_id != indicator {
+            return Err(Invalid::one("/indicator", FieldErrorCode::OutOfRange).into());
+        }
+        let n = tx
+            .run(
+                &Sql::new(update_sql("measurements", MeasurementBody::COLS))
+                    .bind_all(row.args())
+                    .bind(micros(ctx.now))
+                    .bind(id_text(id))
+                    .bind(version),
+            )
+            .await
+            .map_err(duplicate("measurement", "/id", "/period"))?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "measurements", "measurement", id, version).await);
+        }
+        recompute_serving(&mut *tx, &indicator).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "measurement.update",
+            id_text(id),
+            version_detail(version + 1),
+        )
+        .await?;
+        let out = written("measurement", id, measurement_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn create_meeting(
+        &self,
+        ctx: &WriteCtx,
+        meta: &RecordMeta,
+        body: &MeetingDraft,
+    ) -> Result<Meeting> {
+        let mut tx = self.begin_write().await?;
+        let meta_row = MetaRow::from_meta(meta);
+        tx.run(
+            &Sql::new(insert_sql("meetings", &[MetaRow::COLS, MeetingBody::COLS]))
+                .bind_all(meta_row.args())
+                .bind_all(MeetingBody::new(meta.id, body)?.args()),
+        )
+        .await
+        .map_err(duplicate("meeting", "/id", "/id"))?;
+        insert_follow_ups(&mut *tx, meta.id, body).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "meeting.create",
+            meta_row.id,
+            version_detail(meta.version),
+        )
+        .await?;
+        let out = written("meeting", meta.id, meeting_in(&mut *tx, meta.id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn get_meeting(&self, id: Uuid) -> Result<Option<Meeting>> {
+        let mut tx = self.begin_read().await?;
+        let out = meeting_in(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_meetings(&self, filter: &MeetingFilter, page: Page) -> Result<Paged<Meeting>> {
+        let mut sql = Sql::new(meeting_select());
+        let mut conds = Vec::new();
+        if let Some(d) = filter.date_from {
+            conds.push(format!("date >= {}", sql.param(date_text(d))));
+        }
+        if let Some(d) = filter.date_to {
+            conds.push(format!("date <= {}", sql.param(date_text(d))));
+        }
+        keyset(&mut sql, conds, page);
+        let mut tx = self.begin_read().await?;
+        let items = fetch_meetings(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        Ok(paged(items, page, |m| m.meta.id))
+    }
+
+    async fn update_meeting(
+        &self,
+        ctx: &WriteCtx,
+        id: Uuid,
+        version: i64,
+        body: &MeetingDraft,
+    ) -> Result<Meeting> {
+        let mut tx = self.begin_write().await?;
+        let n = tx
+            .run(
+                &Sql::new(update_sql("meetings", MeetingBody::COLS))
+                    .bind_all(MeetingBody::new(id, body)?.args())
+                    .bind(micros(ctx.now))
+                    .bind(id_text(id))
+                    .bind(version),
+            )
+            .await?;
+        if n == 0 {
+            return Err(stale(&mut *tx, "meetings", "meeting", id, version).await);
+        }
+        tx.run(&Sql::new("DELETE FROM follow_ups WHERE meeting_id = $1").bind(id_text(id)))
+            .await?;
+        insert_follow_ups(&mut *tx, id, body).await?;
+        audit_write(
+            &mut *tx,
+            ctx,
+            "meeting.update",
+            id_text(id),
+            version_detail(version + 1),
+        )
+        .await?;
+        let out = written("meeting", id, meeting_in(&mut *tx, id).await?)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn previous_meeting_date(&self, date: Date, excluding: Uuid) -> Result<Option<Date>> {
+        let mut tx = self.begin_read().await?;
+        let sql = Sql::new("SELECT MAX(date) FROM meetings WHERE date < $1 AND id <> $2")
+            .bind(date_text(date))
+            .bind(id_text(excluding));
+        let row = fetch_one::<(Option<String>,), _>(&mut *tx, &sql).await?;
+        tx.commit().await?;
+        match row.and_then(|r| r.0) {
+            Some(d) => Ok(Some(parse_date("meeting", "previous", &d)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn agenda_candidates(
+        &self,
+        date: Date,
+        previous: Option<Date>,
+        excluding: Uuid,
+    ) -> Result<Vec<(AgendaSubject, StatusSchedule)>> {
+        // Commitments: not done and overdue or at risk on `date`, or due in (previous, date].
+        let mut cs = Sql::new(
+            "SELECT id, due_date, sched_done, sched_not_started_until, sched_at_risk_from \
+             FROM commitments",
+        );
+        let d = cs.param(date_text(date));
+        let due_window = match previous {
+            Some(p) => format!(
+                "(due_date <= {d} AND due_date > {})",
+                cs.param(date_text(p))
+            ),
+            None => format!("due_date <= {d}"),
+        };
+        cs.text.push_str(&format!(
+            " WHERE (sched_done = FALSE AND (due_date < {d} OR \
+             (sched_at_risk_from <= {d} AND sched_not_started_until <= {d}))) OR {due_window} \
+             ORDER BY id"
+        ));
+
+        // Follow-ups of other meetings: open and set by then, and overdue or within the warning
+        // days of due (a superset of at risk); or due in (previous, date].
+        let warn = date
+            .checked_add(Duration::days(puente_domain::meeting::FOLLOW_UP_WARN_DAYS))
+            .unwrap_or(Date::MAX);
+        let mut fs = Sql::new(format!(
+            "SELECT {}, m.date AS meeting_date FROM follow_ups f \
+             JOIN meetings m ON m.id = f.meeting_id",
+            FollowUpRow::COLS
+                .iter()
+                .map(|c| format!("f.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let ex = fs.param(id_text(excluding));
+        let d = fs.param(date_text(date));
+        let w = fs.param(date_text(warn));
+        let due_window = match previous {
+            Some(p) => format!("(f.due <= {d} AND f.due > {})", fs.param(date_text(p))),
+            None => format!("f.due <= {d}"),
+        };
+        fs.text.push_str(&format!(
+            " WHERE f.meeting_id <> {ex} AND ((f.completed_on IS NULL AND m.date <= {d} \
+             AND f.due <= {w}) OR {due_window}) ORDER BY f.meeting_id, f.position"
+        ));
+
+        let mut tx = self.begin_read().await?;
+        let commitments: Vec<ScheduleRow> = tx.fetch(&cs).await?;
+        let follow_ups: Vec<FollowUpCandidateRow> = tx.fetch(&fs).await?;
+        tx.commit().await?;
+
+        let mut out = Vec::with_capacity(commitments.len() + follow_ups.len());
+        for row in commitments {
+            let (id, schedule) = row.into_schedule()?;
+            out.push((AgendaSubject::Commitment(id), schedule));
+        }
+        for row in follow_ups {
+            let meeting = parse_id("meeting", &row.follow_up.meeting_id)?;
+            let opened = parse_date("meeting", &row.follow_up.meeting_id, &row.meeting_date)?;
+            let f = row.follow_up.into_follow_up()?;
+            out.push((
+                AgendaSubject::FollowUp {
+                    meeting,
+                    follow_up: f.id,
+                },
+                f.schedule(opened),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_number_their_placeholders_in_order() {
+        assert_eq!(
+            insert_sql("t", &[&["a", "b"], &["c"]]),
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $3)"
+        );
+        assert_eq!(
+            update_sql("t", &["a", "b"]),
+            "UPDATE t SET a = $1, b = $2, updated_at = $3, version = version + 1 \
+             WHERE id = $4 AND version = $5"
+        );
+        let mut sql = Sql::new("SELECT id FROM t");
+        let c = format!("a = {}", sql.param("x"));
+        keyset(
+            &mut sql,
+            vec![c],
+            Page {
+                after: Some(Uuid::nil()),
+                limit: 10,
+            },
+        );
+        assert_eq!(
+            sql.text,
+            "SELECT id FROM t WHERE a = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        assert_eq!(sql.args[2], Arg::Int(11));
+    }
+}
