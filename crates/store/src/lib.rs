@@ -38,10 +38,12 @@ pub struct WriteCtx {
     pub actor: String,
     /// The client's address, when the write came over the network.
     pub ip: Option<String>,
+    /// When the write happens; stored (in `updated_at` and the audit entry) to the microsecond.
     pub now: OffsetDateTime,
 }
 
 /// Keyset paging: items after `after` in id order (UUIDv7, so creation order), at most `limit`.
+/// A `limit` of 0 gives an empty page without a cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
     pub after: Option<Uuid>,
@@ -123,6 +125,10 @@ pub struct NodeInfo {
 }
 
 /// One node's storage. Every method is one transaction: it commits whole or not at all.
+///
+/// Instants are kept to the microsecond (truncated toward the past) and read back in UTC; pass
+/// microsecond-truncated times in `RecordMeta` and a record reads back equal to what was written.
+/// Write methods return the record as stored.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is (`sqlite` or `postgres`), for logs and health.
@@ -144,7 +150,7 @@ pub trait Store: Send + Sync + 'static {
         version: i64,
         changes: &UserChanges,
     ) -> Result<User>;
-    /// Stores an API token by the SHA-256 of its secret. Audited.
+    /// Stores an API token by the SHA-256 of its secret. Audited. `NotFound` if the user is not.
     async fn create_token(
         &self,
         ctx: &WriteCtx,
@@ -247,8 +253,9 @@ pub trait Store: Send + Sync + 'static {
         version: i64,
         body: &IndicatorDraft,
     ) -> Result<Indicator>;
-    /// One measurement per indicator, period and party (`Duplicate` otherwise); recomputes the
-    /// schedule of every commitment serving the indicator.
+    /// One measurement per indicator, period and party (`Duplicate` otherwise; `Invalid` at
+    /// `/indicator` if the indicator does not exist); recomputes the schedule of every commitment
+    /// serving the indicator.
     async fn create_measurement(
         &self,
         ctx: &WriteCtx,
@@ -256,6 +263,7 @@ pub trait Store: Send + Sync + 'static {
         body: &MeasurementDraft,
     ) -> Result<Measurement>;
     async fn list_measurements(&self, indicator: Uuid) -> Result<Vec<Measurement>>;
+    /// The indicator may not change on update (`Invalid` at `/indicator`).
     async fn update_measurement(
         &self,
         ctx: &WriteCtx,

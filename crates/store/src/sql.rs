@@ -255,7 +255,9 @@ fn commitment_list_sql(filter: &CommitmentFilter, page: Page) -> Sql {
         )
     };
     let (a, b) = (branch("owner_a"), branch("owner_b"));
-    sql.text.push_str(&format!(" WHERE id IN ({a} UNION {b}) ORDER BY id LIMIT {limit}"));
+    sql.text.push_str(&format!(
+        " WHERE id IN ({a} UNION {b}) ORDER BY id LIMIT {limit}"
+    ));
     sql
 }
 

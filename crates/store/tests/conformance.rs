@@ -70,7 +70,10 @@ where
     let dir = std::env::temp_dir().join(format!("puente-store-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open(&dir.join("node.db")).await.unwrap();
-    let h = Arc::new(Harness { store: Arc::new(store.clone()), raw: Raw::Sqlite(store.clone()) });
+    let h = Arc::new(Harness {
+        store: Arc::new(store.clone()),
+        raw: Raw::Sqlite(store.clone()),
+    });
     let result = tokio::spawn(test(h)).await;
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -86,14 +89,19 @@ where
 {
     let admin_url = std::env::var("PUENTE_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL must be reachable at {admin_url} for the conformance suite: {e}")
-    });
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL must be reachable at {admin_url} for the conformance suite: {e}")
+        });
     let name = format!("puente_t_{}", Uuid::now_v7().simple());
     // Concurrent CREATE DATABASE calls can collide on the template; retry a few times.
     let mut tries = 0;
     loop {
-        match sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await {
+        match sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+        {
             Ok(_) => break,
             Err(e) if tries < 5 => {
                 tries += 1;
@@ -103,14 +111,26 @@ where
             Err(e) => panic!("CREATE DATABASE {name}: {e}"),
         }
     }
-    let options = sqlx::postgres::PgConnectOptions::from_str(&admin_url).unwrap().database(&name);
+    let options = sqlx::postgres::PgConnectOptions::from_str(&admin_url)
+        .unwrap()
+        .database(&name);
     let store = PgStore::connect_with(options).await.unwrap();
-    let h = Arc::new(Harness { store: Arc::new(store.clone()), raw: Raw::Pg(store.clone()) });
+    let h = Arc::new(Harness {
+        store: Arc::new(store.clone()),
+        raw: Raw::Pg(store.clone()),
+    });
     let result = tokio::spawn(test(h)).await;
     store.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    for _ in 0..3 {
+        let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        match sqlx::query(&drop).execute(&mut admin).await {
+            Ok(_) => break,
+            Err(e) => {
+                eprintln!("DROP DATABASE {name} failed ({e}), retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
     let _ = admin.close().await;
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());
@@ -165,7 +185,11 @@ fn now_us() -> OffsetDateTime {
 }
 
 fn ctx() -> WriteCtx {
-    WriteCtx { actor: "ana".into(), ip: Some("192.0.2.7".into()), now: now_us() }
+    WriteCtx {
+        actor: "ana".into(),
+        ip: Some("192.0.2.7".into()),
+        now: now_us(),
+    }
 }
 
 fn meta(origin: PartyCode) -> RecordMeta {
@@ -206,7 +230,14 @@ fn commitment(
 }
 
 fn simple_commitment(start: Date, due: Date) -> CommitmentDraft {
-    commitment("fuel-theft", Owners::One(PartyCode::MX), "SEMAR", start, due, vec![])
+    commitment(
+        "fuel-theft",
+        Owners::One(PartyCode::MX),
+        "SEMAR",
+        start,
+        due,
+        vec![],
+    )
 }
 
 fn action(commitment: Uuid, date: Date, completes: bool) -> ActionDraft {
@@ -232,16 +263,28 @@ fn indicator(code: &str, baseline: f64, target: f64) -> IndicatorDraft {
         baseline,
         Period::Year(2024),
         vec![
-            Target { period: Period::Year(2026), value: target },
-            Target { period: Period::Quarter(2025, 4), value: target / 2.0 },
+            Target {
+                period: Period::Year(2026),
+                value: target,
+            },
+            Target {
+                period: Period::Quarter(2025, 4),
+                value: target / 2.0,
+            },
         ],
     )
     .unwrap()
 }
 
 fn measurement(indicator: Uuid, period: &str, party: PartyCode, value: f64) -> MeasurementDraft {
-    MeasurementDraft::new(indicator, Period::parse(period).unwrap(), party, value, "joint report")
-        .unwrap()
+    MeasurementDraft::new(
+        indicator,
+        Period::parse(period).unwrap(),
+        party,
+        value,
+        "joint report",
+    )
+    .unwrap()
 }
 
 fn user(name: &str) -> User {
@@ -258,9 +301,10 @@ fn user(name: &str) -> User {
 
 fn invalid_at(e: &StoreError) -> Vec<(String, FieldErrorCode)> {
     match e {
-        StoreError::Invalid(Invalid(errors)) => {
-            errors.iter().map(|f| (f.pointer.clone(), f.code.clone())).collect()
-        }
+        StoreError::Invalid(Invalid(errors)) => errors
+            .iter()
+            .map(|f| (f.pointer.clone(), f.code.clone()))
+            .collect(),
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
@@ -273,7 +317,10 @@ macro_rules! all_pages {
         let mut after = None;
         for round in 0.. {
             assert!(round < 10_000, "paging does not end");
-            let $page = Page { after, limit: $limit };
+            let $page = Page {
+                after,
+                limit: $limit,
+            };
             let got = $call.await.unwrap();
             assert!(got.items.len() <= $limit as usize);
             out.extend(got.items);
@@ -283,13 +330,20 @@ macro_rules! all_pages {
             }
         }
         let ids: Vec<Uuid> = out.iter().map($id).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids not strictly increasing");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids not strictly increasing"
+        );
         out
     }};
 }
 
 async fn schedule_of(s: &dyn Store, commitment: Uuid) -> StatusSchedule {
-    s.get_commitment(commitment).await.unwrap().unwrap().schedule
+    s.get_commitment(commitment)
+        .await
+        .unwrap()
+        .unwrap()
+        .schedule
 }
 
 async fn audit_len(s: &dyn Store) -> usize {
@@ -302,7 +356,10 @@ async fn audit_len(s: &dyn Store) -> usize {
 async fn init_once(h: H) {
     let s = h.s();
     assert_eq!(s.node_info().await.unwrap(), None);
-    let c = WriteCtx { now: OffsetDateTime::now_utc(), ..ctx() };
+    let c = WriteCtx {
+        now: OffsetDateTime::now_utc(),
+        ..ctx()
+    };
     let info = s.init_node(&c, PartyCode::MX).await.unwrap();
     assert_eq!(info.party, PartyCode::MX);
     assert_eq!(s.node_info().await.unwrap(), Some(info.clone()));
@@ -312,7 +369,13 @@ async fn init_once(h: H) {
 
     let again = s.init_node(&ctx(), PartyCode::US).await.unwrap_err();
     assert!(
-        matches!(again, StoreError::Duplicate { what: "node", pointer: "/party" }),
+        matches!(
+            again,
+            StoreError::Duplicate {
+                what: "node",
+                pointer: "/party"
+            }
+        ),
         "{again:?}"
     );
     assert_eq!(s.node_info().await.unwrap(), Some(info));
@@ -341,11 +404,26 @@ async fn users_round_trip_and_conflicts(h: H) {
     assert_eq!(s.create_user(&ctx(), &bare).await.unwrap(), bare);
 
     let dup_name = s.create_user(&ctx(), &user("ana")).await.unwrap_err();
-    assert!(matches!(dup_name, StoreError::Duplicate { what: "user", pointer: "/name" }));
+    assert!(matches!(
+        dup_name,
+        StoreError::Duplicate {
+            what: "user",
+            pointer: "/name"
+        }
+    ));
     let mut dup_id = user("carla");
     dup_id.meta = ana.meta.clone();
     let dup_id = s.create_user(&ctx(), &dup_id).await.unwrap_err();
-    assert!(matches!(dup_id, StoreError::Duplicate { what: "user", pointer: "/id" }), "{dup_id:?}");
+    assert!(
+        matches!(
+            dup_id,
+            StoreError::Duplicate {
+                what: "user",
+                pointer: "/id"
+            }
+        ),
+        "{dup_id:?}"
+    );
 
     // An update without a password keeps the hash; with one, replaces it.
     let c = ctx();
@@ -363,23 +441,48 @@ async fn users_round_trip_and_conflicts(h: H) {
     assert_eq!(updated.role, Role::ProgramOfficer);
     assert_eq!(updated.agency, None);
     assert_eq!(updated.password_hash, ana.password_hash);
-    assert_eq!(s.user_by_id(ana.meta.id).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        s.user_by_id(ana.meta.id).await.unwrap(),
+        Some(updated.clone())
+    );
 
-    let stale = s.update_user(&ctx(), ana.meta.id, 1, &changes).await.unwrap_err();
+    let stale = s
+        .update_user(&ctx(), ana.meta.id, 1, &changes)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(stale, StoreError::VersionConflict { kind: "user", current: 2, given: 1, .. }),
+        matches!(
+            stale,
+            StoreError::VersionConflict {
+                kind: "user",
+                current: 2,
+                given: 1,
+                ..
+            }
+        ),
         "{stale:?}"
     );
-    let missing = s.update_user(&ctx(), Uuid::now_v7(), 1, &changes).await.unwrap_err();
+    let missing = s
+        .update_user(&ctx(), Uuid::now_v7(), 1, &changes)
+        .await
+        .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound { kind: "user", .. }));
 
-    let new_pw = UserChanges { password_hash: Some("$argon2id$new".into()), ..changes };
-    let updated = s.update_user(&ctx(), ana.meta.id, 2, &new_pw).await.unwrap();
+    let new_pw = UserChanges {
+        password_hash: Some("$argon2id$new".into()),
+        ..changes
+    };
+    let updated = s
+        .update_user(&ctx(), ana.meta.id, 2, &new_pw)
+        .await
+        .unwrap();
     assert_eq!(updated.password_hash.as_deref(), Some("$argon2id$new"));
     assert_eq!(updated.meta.version, 3);
 
     for n in 0..5 {
-        s.create_user(&ctx(), &user(&format!("user{n}"))).await.unwrap();
+        s.create_user(&ctx(), &user(&format!("user{n}")))
+            .await
+            .unwrap();
     }
     let all = all_pages!(2, |page| s.list_users(page), |u: &User| u.meta.id);
     assert_eq!(all.len(), 7);
@@ -397,24 +500,52 @@ async fn tokens_and_sessions(h: H) {
     let ana = s.create_user(&ctx(), &user("ana")).await.unwrap();
     let secret = [7u8; 32];
     let token = Uuid::now_v7();
-    s.create_token(&ctx(), token, ana.meta.id, &secret, "ci").await.unwrap();
+    s.create_token(&ctx(), token, ana.meta.id, &secret, "ci")
+        .await
+        .unwrap();
     assert_eq!(s.user_by_token(&secret).await.unwrap(), Some(ana.clone()));
     assert_eq!(s.user_by_token(&[8u8; 32]).await.unwrap(), None);
-    let dup = s.create_token(&ctx(), Uuid::now_v7(), ana.meta.id, &secret, "x").await.unwrap_err();
-    assert!(matches!(dup, StoreError::Duplicate { what: "token", .. }), "{dup:?}");
-    let nobody = s.create_token(&ctx(), Uuid::now_v7(), Uuid::now_v7(), &[9; 32], "x").await;
-    assert!(matches!(nobody, Err(StoreError::NotFound { kind: "user", .. })));
+    let dup = s
+        .create_token(&ctx(), Uuid::now_v7(), ana.meta.id, &secret, "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Duplicate { what: "token", .. }),
+        "{dup:?}"
+    );
+    let nobody = s
+        .create_token(&ctx(), Uuid::now_v7(), Uuid::now_v7(), &[9; 32], "x")
+        .await;
+    assert!(matches!(
+        nobody,
+        Err(StoreError::NotFound { kind: "user", .. })
+    ));
 
     let now = now_us();
     let live = [1u8; 32];
     let expired = [2u8; 32];
-    s.create_session(&live, ana.meta.id, now, now + Duration::hours(8)).await.unwrap();
-    s.create_session(&expired, ana.meta.id, now - Duration::hours(9), now - Duration::hours(1))
+    s.create_session(&live, ana.meta.id, now, now + Duration::hours(8))
         .await
         .unwrap();
-    assert_eq!(s.user_by_session(&live, now).await.unwrap(), Some(ana.clone()));
+    s.create_session(
+        &expired,
+        ana.meta.id,
+        now - Duration::hours(9),
+        now - Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.user_by_session(&live, now).await.unwrap(),
+        Some(ana.clone())
+    );
     assert_eq!(s.user_by_session(&expired, now).await.unwrap(), None);
-    assert_eq!(s.user_by_session(&live, now + Duration::hours(8)).await.unwrap(), None);
+    assert_eq!(
+        s.user_by_session(&live, now + Duration::hours(8))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(s.user_by_session(&[3u8; 32], now).await.unwrap(), None);
 
     // A disabled user is found by neither token nor session.
@@ -425,28 +556,55 @@ async fn tokens_and_sessions(h: H) {
         lang: ana.lang.clone(),
         password_hash: None,
     };
-    s.update_user(&ctx(), ana.meta.id, 1, &disable).await.unwrap();
+    s.update_user(&ctx(), ana.meta.id, 1, &disable)
+        .await
+        .unwrap();
     assert_eq!(s.user_by_token(&secret).await.unwrap(), None);
     assert_eq!(s.user_by_session(&live, now).await.unwrap(), None);
-    let enable = UserChanges { disabled: false, ..disable };
-    s.update_user(&ctx(), ana.meta.id, 2, &enable).await.unwrap();
+    let enable = UserChanges {
+        disabled: false,
+        ..disable
+    };
+    s.update_user(&ctx(), ana.meta.id, 2, &enable)
+        .await
+        .unwrap();
     assert!(s.user_by_session(&live, now).await.unwrap().is_some());
 
     s.delete_session(&live).await.unwrap();
     assert_eq!(s.user_by_session(&live, now).await.unwrap(), None);
 
     let audit = s.list_audit(None, 100).await.unwrap();
-    let token_entry = audit.iter().find(|e| e.entry.action == "token.create").unwrap();
+    let token_entry = audit
+        .iter()
+        .find(|e| e.entry.action == "token.create")
+        .unwrap();
     assert_eq!(token_entry.entry.target, Some(token.to_string()));
     for e in &audit {
-        assert!(!e.entry.detail.contains(&hex::encode(secret)), "secret hash in audit detail");
+        assert!(
+            !e.entry.detail.contains(&hex::encode(secret)),
+            "secret hash in audit detail"
+        );
     }
 }
 
 async fn commitments_filters_and_keyset_paging(h: H) {
     let s = h.s();
-    let i1 = s.create_indicator(&ctx(), &meta(PartyCode::US), &indicator("SEIZED-KG", 0.0, 100.0)).await.unwrap();
-    let i2 = s.create_indicator(&ctx(), &meta(PartyCode::MX), &indicator("ARRESTS", 10.0, 50.0)).await.unwrap();
+    let i1 = s
+        .create_indicator(
+            &ctx(),
+            &meta(PartyCode::US),
+            &indicator("SEIZED-KG", 0.0, 100.0),
+        )
+        .await
+        .unwrap();
+    let i2 = s
+        .create_indicator(
+            &ctx(),
+            &meta(PartyCode::MX),
+            &indicator("ARRESTS", 10.0, 50.0),
+        )
+        .await
+        .unwrap();
 
     let base = date!(2025 - 01 - 01);
     let areas = ["fuel-theft", "arms-trafficking", "fentanyl"];
@@ -474,7 +632,11 @@ async fn commitments_filters_and_keyset_paging(h: H) {
             due,
             inds,
         );
-        let m = meta(if k % 2 == 0 { PartyCode::MX } else { PartyCode::US });
+        let m = meta(if k % 2 == 0 {
+            PartyCode::MX
+        } else {
+            PartyCode::US
+        });
         let c = s.create_commitment(&ctx(), &m, &body).await.unwrap();
         assert_eq!(c.meta, m);
         assert_eq!(c.body, body);
@@ -492,35 +654,84 @@ async fn commitments_filters_and_keyset_paging(h: H) {
     assert_eq!(s.get_commitment(Uuid::now_v7()).await.unwrap(), None);
 
     // A duplicate id is refused.
-    let again = s.create_commitment(&ctx(), &created[0].meta, &created[0].body).await.unwrap_err();
+    let again = s
+        .create_commitment(&ctx(), &created[0].meta, &created[0].body)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(again, StoreError::Duplicate { what: "commitment", pointer: "/id" }),
+        matches!(
+            again,
+            StoreError::Duplicate {
+                what: "commitment",
+                pointer: "/id"
+            }
+        ),
         "{again:?}"
     );
 
     let today = date!(2025 - 06 - 15);
     let filters = vec![
         CommitmentFilter::default(),
-        CommitmentFilter { area: Some(area("fentanyl")), ..Default::default() },
-        CommitmentFilter { party: Some(PartyCode::US), ..Default::default() },
-        CommitmentFilter { party: Some(PartyCode::MX), ..Default::default() },
-        CommitmentFilter { agency: Some("DEA".into()), ..Default::default() },
-        CommitmentFilter { due_from: Some(date!(2025 - 06 - 01)), ..Default::default() },
-        CommitmentFilter { due_to: Some(date!(2025 - 09 - 30)), ..Default::default() },
+        CommitmentFilter {
+            area: Some(area("fentanyl")),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            party: Some(PartyCode::US),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            party: Some(PartyCode::MX),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            agency: Some("DEA".into()),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            due_from: Some(date!(2025 - 06 - 01)),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            due_to: Some(date!(2025 - 09 - 30)),
+            ..Default::default()
+        },
         CommitmentFilter {
             due_from: Some(date!(2025 - 05 - 01)),
             due_to: Some(date!(2025 - 12 - 31)),
             party: Some(PartyCode::MX),
             ..Default::default()
         },
-        CommitmentFilter { status: Some((Status::NotStarted, today)), ..Default::default() },
-        CommitmentFilter { status: Some((Status::AtRisk, today)), ..Default::default() },
+        CommitmentFilter {
+            status: Some((Status::NotStarted, today)),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            status: Some((Status::AtRisk, today)),
+            ..Default::default()
+        },
         CommitmentFilter {
             status: Some((Status::Overdue, date!(2026 - 01 - 01))),
             area: Some(area("fuel-theft")),
             ..Default::default()
         },
-        CommitmentFilter { area: Some(area("no-such-area")), ..Default::default() },
+        CommitmentFilter {
+            area: Some(area("no-such-area")),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            party: Some(PartyCode::US),
+            area: Some(area("fuel-theft")),
+            status: Some((Status::NotStarted, date!(2025 - 03 - 01))),
+            agency: Some("SEMAR".into()),
+            ..Default::default()
+        },
+        CommitmentFilter {
+            party: Some(PartyCode::US),
+            due_from: Some(date!(2025 - 04 - 01)),
+            status: Some((Status::AtRisk, today)),
+            ..Default::default()
+        },
     ];
     for f in &filters {
         let matches = |c: &Commitment| {
@@ -529,33 +740,72 @@ async fn commitments_filters_and_keyset_paging(h: H) {
                 && f.agency.as_ref().is_none_or(|a| &c.body.agency == a)
                 && f.due_from.is_none_or(|d| c.body.due >= d)
                 && f.due_to.is_none_or(|d| c.body.due <= d)
-                && f.status.is_none_or(|(st, day)| c.schedule.status_on(day) == st)
+                && f.status
+                    .is_none_or(|(st, day)| c.schedule.status_on(day) == st)
         };
-        let mut expected: Vec<Commitment> = created.iter().filter(|c| matches(c)).cloned().collect();
+        let mut expected: Vec<Commitment> =
+            created.iter().filter(|c| matches(c)).cloned().collect();
         expected.sort_by_key(|c| c.meta.id);
+        if f.area != Some(area("no-such-area")) {
+            assert!(
+                !expected.is_empty(),
+                "filter {f:?} selects nothing: the check would be weak"
+            );
+        }
         for limit in [1u32, 4, 50] {
-            let got = all_pages!(limit, |page| s.list_commitments(f, page), |c: &Commitment| c
-                .meta
-                .id);
+            let got = all_pages!(
+                limit,
+                |page| s.list_commitments(f, page),
+                |c: &Commitment| c.meta.id
+            );
             assert_eq!(got, expected, "filter {f:?}, limit {limit}");
         }
     }
     // A full last page still says there may be more; the page after it is empty.
-    let first = s.list_commitments(&Default::default(), Page { after: None, limit: 31 }).await;
+    let first = s
+        .list_commitments(
+            &Default::default(),
+            Page {
+                after: None,
+                limit: 31,
+            },
+        )
+        .await;
     let first = first.unwrap();
     assert_eq!((first.items.len(), first.next), (31, None));
-    let short = s.list_commitments(&Default::default(), Page { after: None, limit: 30 }).await;
+    let short = s
+        .list_commitments(
+            &Default::default(),
+            Page {
+                after: None,
+                limit: 30,
+            },
+        )
+        .await;
     let short = short.unwrap();
     assert_eq!(short.next, Some(short.items[29].meta.id));
-    let rest =
-        s.list_commitments(&Default::default(), Page { after: short.next, limit: 30 }).await;
+    let rest = s
+        .list_commitments(
+            &Default::default(),
+            Page {
+                after: short.next,
+                limit: 30,
+            },
+        )
+        .await;
     assert_eq!(rest.unwrap().items.len(), 1);
 }
 
 async fn commitment_update_and_stale_version(h: H) {
     let s = h.s();
-    let i1 = s.create_indicator(&ctx(), &meta(PartyCode::US), &indicator("A", 0.0, 10.0)).await.unwrap();
-    let i2 = s.create_indicator(&ctx(), &meta(PartyCode::US), &indicator("B", 0.0, 10.0)).await.unwrap();
+    let i1 = s
+        .create_indicator(&ctx(), &meta(PartyCode::US), &indicator("A", 0.0, 10.0))
+        .await
+        .unwrap();
+    let i2 = s
+        .create_indicator(&ctx(), &meta(PartyCode::US), &indicator("B", 0.0, 10.0))
+        .await
+        .unwrap();
     let m = meta(PartyCode::MX);
     let body = commitment(
         "fuel-theft",
@@ -578,23 +828,53 @@ async fn commitment_update_and_stale_version(h: H) {
     let c = ctx();
     let updated = s.update_commitment(&c, m.id, 1, &new_body).await.unwrap();
     assert_eq!(updated.body, new_body);
-    assert_eq!(updated.meta, RecordMeta { updated_at: c.now, version: 2, ..m.clone() });
+    assert_eq!(
+        updated.meta,
+        RecordMeta {
+            updated_at: c.now,
+            version: 2,
+            ..m.clone()
+        }
+    );
     assert_eq!(updated.schedule.due, date!(2026 - 06 - 30));
     assert_eq!(s.get_commitment(m.id).await.unwrap(), Some(updated.clone()));
 
-    let stale = s.update_commitment(&ctx(), m.id, 1, &body).await.unwrap_err();
+    let stale = s
+        .update_commitment(&ctx(), m.id, 1, &body)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(stale, StoreError::VersionConflict { kind: "commitment", current: 2, given: 1, .. }),
+        matches!(
+            stale,
+            StoreError::VersionConflict {
+                kind: "commitment",
+                current: 2,
+                given: 1,
+                ..
+            }
+        ),
         "{stale:?}"
     );
-    let missing = s.update_commitment(&ctx(), Uuid::now_v7(), 1, &body).await.unwrap_err();
-    assert!(matches!(missing, StoreError::NotFound { kind: "commitment", .. }));
+    let missing = s
+        .update_commitment(&ctx(), Uuid::now_v7(), 1, &body)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        missing,
+        StoreError::NotFound {
+            kind: "commitment",
+            ..
+        }
+    ));
     assert_eq!(s.get_commitment(m.id).await.unwrap(), Some(updated));
 }
 
 async fn unknown_indicator_writes_nothing(h: H) {
     let s = h.s();
-    let known = s.create_indicator(&ctx(), &meta(PartyCode::US), &indicator("KNOWN", 0.0, 1.0)).await.unwrap();
+    let known = s
+        .create_indicator(&ctx(), &meta(PartyCode::US), &indicator("KNOWN", 0.0, 1.0))
+        .await
+        .unwrap();
     let before = audit_len(s).await;
     let m = meta(PartyCode::MX);
     let body = commitment(
@@ -606,9 +886,20 @@ async fn unknown_indicator_writes_nothing(h: H) {
         vec![known.meta.id, Uuid::now_v7()],
     );
     let err = s.create_commitment(&ctx(), &m, &body).await.unwrap_err();
-    assert_eq!(invalid_at(&err), [("/indicators/1".to_owned(), FieldErrorCode::UnknownIndicator)]);
+    assert_eq!(
+        invalid_at(&err),
+        [("/indicators/1".to_owned(), FieldErrorCode::UnknownIndicator)]
+    );
     assert_eq!(s.get_commitment(m.id).await.unwrap(), None);
-    let listed = s.list_commitments(&Default::default(), Page { after: None, limit: 10 }).await;
+    let listed = s
+        .list_commitments(
+            &Default::default(),
+            Page {
+                after: None,
+                limit: 10,
+            },
+        )
+        .await;
     assert!(listed.unwrap().items.is_empty());
     assert_eq!(audit_len(s).await, before);
 
@@ -623,8 +914,14 @@ async fn unknown_indicator_writes_nothing(h: H) {
     );
     let created = s.create_commitment(&ctx(), &m, &ok).await.unwrap();
     let before = audit_len(s).await;
-    let err = s.update_commitment(&ctx(), m.id, 1, &body).await.unwrap_err();
-    assert_eq!(invalid_at(&err), [("/indicators/1".to_owned(), FieldErrorCode::UnknownIndicator)]);
+    let err = s
+        .update_commitment(&ctx(), m.id, 1, &body)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_at(&err),
+        [("/indicators/1".to_owned(), FieldErrorCode::UnknownIndicator)]
+    );
     assert_eq!(s.get_commitment(m.id).await.unwrap(), Some(created));
     assert_eq!(audit_len(s).await, before);
     assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
@@ -634,7 +931,10 @@ async fn actions_recompute_the_schedule(h: H) {
     let s = h.s();
     let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 12 - 31));
     let m = meta(PartyCode::MX);
-    let c = s.create_commitment(&ctx(), &m, &simple_commitment(start, due)).await.unwrap();
+    let c = s
+        .create_commitment(&ctx(), &m, &simple_commitment(start, due))
+        .await
+        .unwrap();
     let inputs = |n_actions, completed| StatusInputs {
         start,
         due,
@@ -647,7 +947,13 @@ async fn actions_recompute_the_schedule(h: H) {
     let am = meta(PartyCode::MX);
     let a1 = action(m.id, date!(2025 - 02 - 01), false);
     let created = s.create_action(&ctx(), &am, &a1).await.unwrap();
-    assert_eq!(created, Action { meta: am.clone(), body: a1.clone() });
+    assert_eq!(
+        created,
+        Action {
+            meta: am.clone(),
+            body: a1.clone()
+        }
+    );
     assert_eq!(s.get_action(am.id).await.unwrap(), Some(created.clone()));
     let after_one = s.get_commitment(m.id).await.unwrap().unwrap();
     assert_eq!(after_one.schedule, StatusSchedule::of(&inputs(1, false)));
@@ -656,38 +962,74 @@ async fn actions_recompute_the_schedule(h: H) {
     assert_eq!(after_one.meta, c.meta);
 
     let bm = meta(PartyCode::US);
-    s.create_action(&ctx(), &bm, &action(m.id, date!(2025 - 03 - 01), true)).await.unwrap();
+    s.create_action(&ctx(), &bm, &action(m.id, date!(2025 - 03 - 01), true))
+        .await
+        .unwrap();
     let done = s.get_commitment(m.id).await.unwrap().unwrap();
     assert_eq!(done.schedule, StatusSchedule::of(&inputs(2, true)));
     assert_eq!(done.schedule.status_on(date!(2030 - 01 - 01)), Status::Done);
 
     // Un-completing the action makes it not done again.
     let c2 = ctx();
-    let undone = s.update_action(&c2, bm.id, 1, &action(m.id, date!(2025 - 03 - 02), false)).await.unwrap();
-    assert_eq!(undone.meta, RecordMeta { updated_at: c2.now, version: 2, ..bm.clone() });
+    let undone = s
+        .update_action(&c2, bm.id, 1, &action(m.id, date!(2025 - 03 - 02), false))
+        .await
+        .unwrap();
+    assert_eq!(
+        undone.meta,
+        RecordMeta {
+            updated_at: c2.now,
+            version: 2,
+            ..bm.clone()
+        }
+    );
     assert_eq!(undone.body.date, date!(2025 - 03 - 02));
     let again = s.get_commitment(m.id).await.unwrap().unwrap();
     assert_eq!(again.schedule, StatusSchedule::of(&inputs(2, false)));
 
     // The commitment of an action cannot change; a stale version is refused.
-    let other = s.create_commitment(&ctx(), &meta(PartyCode::MX), &simple_commitment(start, due)).await.unwrap();
-    let moved = s.update_action(&ctx(), bm.id, 2, &action(other.meta.id, start, false)).await;
+    let other = s
+        .create_commitment(&ctx(), &meta(PartyCode::MX), &simple_commitment(start, due))
+        .await
+        .unwrap();
+    let moved = s
+        .update_action(&ctx(), bm.id, 2, &action(other.meta.id, start, false))
+        .await;
     assert_eq!(
         invalid_at(&moved.unwrap_err()),
         [("/commitment".to_owned(), FieldErrorCode::OutOfRange)]
     );
-    let stale = s.update_action(&ctx(), bm.id, 1, &action(m.id, start, false)).await.unwrap_err();
+    let stale = s
+        .update_action(&ctx(), bm.id, 1, &action(m.id, start, false))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(stale, StoreError::VersionConflict { kind: "action", current: 2, given: 1, .. }),
+        matches!(
+            stale,
+            StoreError::VersionConflict {
+                kind: "action",
+                current: 2,
+                given: 1,
+                ..
+            }
+        ),
         "{stale:?}"
     );
-    let missing = s.update_action(&ctx(), Uuid::now_v7(), 1, &a1).await.unwrap_err();
-    assert!(matches!(missing, StoreError::NotFound { kind: "action", .. }));
+    let missing = s
+        .update_action(&ctx(), Uuid::now_v7(), 1, &a1)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        missing,
+        StoreError::NotFound { kind: "action", .. }
+    ));
 
     // An action on a missing commitment is refused and writes nothing.
     let before = audit_len(s).await;
     let orphan = meta(PartyCode::MX);
-    let err = s.create_action(&ctx(), &orphan, &action(Uuid::now_v7(), start, false)).await;
+    let err = s
+        .create_action(&ctx(), &orphan, &action(Uuid::now_v7(), start, false))
+        .await;
     assert_eq!(
         invalid_at(&err.unwrap_err()),
         [("/commitment".to_owned(), FieldErrorCode::UnknownCommitment)]
@@ -697,7 +1039,11 @@ async fn actions_recompute_the_schedule(h: H) {
 
     // Listing with every filter, across pages.
     for k in 0..9 {
-        let party = if k % 3 == 0 { PartyCode::US } else { PartyCode::MX };
+        let party = if k % 3 == 0 {
+            PartyCode::US
+        } else {
+            PartyCode::MX
+        };
         let target = if k % 2 == 0 { m.id } else { other.meta.id };
         let mut body = action(target, days(date!(2025 - 04 - 01), k * 10), false);
         if k % 4 == 0 {
@@ -714,16 +1060,30 @@ async fn actions_recompute_the_schedule(h: H) {
         }
         s.create_action(&ctx(), &meta(party), &body).await.unwrap();
     }
-    let everything = all_pages!(1000, |page| s.list_actions(&Default::default(), page), |a: &Action| a
-        .meta
-        .id);
+    let everything = all_pages!(
+        1000,
+        |page| s.list_actions(&Default::default(), page),
+        |a: &Action| a.meta.id
+    );
     assert_eq!(everything.len(), 11);
     let filters = [
         ActionFilter::default(),
-        ActionFilter { commitment: Some(m.id), ..Default::default() },
-        ActionFilter { party: Some(PartyCode::US), ..Default::default() },
-        ActionFilter { agency: Some("DEA".into()), ..Default::default() },
-        ActionFilter { date_from: Some(date!(2025 - 04 - 15)), ..Default::default() },
+        ActionFilter {
+            commitment: Some(m.id),
+            ..Default::default()
+        },
+        ActionFilter {
+            party: Some(PartyCode::US),
+            ..Default::default()
+        },
+        ActionFilter {
+            agency: Some("DEA".into()),
+            ..Default::default()
+        },
+        ActionFilter {
+            date_from: Some(date!(2025 - 04 - 15)),
+            ..Default::default()
+        },
         ActionFilter {
             date_from: Some(date!(2025 - 04 - 15)),
             date_to: Some(date!(2025 - 05 - 15)),
@@ -746,7 +1106,10 @@ async fn actions_recompute_the_schedule(h: H) {
         let got = all_pages!(2, |page| s.list_actions(f, page), |a: &Action| a.meta.id);
         assert_eq!(got, expected, "{f:?}");
     }
-    let n_on_m = everything.iter().filter(|a| a.body.commitment == m.id).count() as u64;
+    let n_on_m = everything
+        .iter()
+        .filter(|a| a.body.commitment == m.id)
+        .count() as u64;
     let on_m = s.get_commitment(m.id).await.unwrap().unwrap();
     assert_eq!(on_m.schedule, StatusSchedule::of(&inputs(n_on_m, false)));
 }
@@ -754,23 +1117,41 @@ async fn actions_recompute_the_schedule(h: H) {
 async fn measurements_are_unique_and_drive_status(h: H) {
     let s = h.s();
     let im = meta(PartyCode::US);
-    let ind = s.create_indicator(&ctx(), &im, &indicator("SEIZED", 0.0, 100.0)).await.unwrap();
+    let ind = s
+        .create_indicator(&ctx(), &im, &indicator("SEIZED", 0.0, 100.0))
+        .await
+        .unwrap();
     assert_eq!(s.get_indicator(im.id).await.unwrap(), Some(ind.clone()));
-    assert_eq!(s.indicator_by_code("SEIZED").await.unwrap(), Some(ind.clone()));
+    assert_eq!(
+        s.indicator_by_code("SEIZED").await.unwrap(),
+        Some(ind.clone())
+    );
     assert_eq!(s.indicator_by_code("NOPE").await.unwrap(), None);
-    let dup = s.create_indicator(&ctx(), &meta(PartyCode::MX), &indicator("SEIZED", 1.0, 2.0)).await;
+    let dup = s
+        .create_indicator(&ctx(), &meta(PartyCode::MX), &indicator("SEIZED", 1.0, 2.0))
+        .await;
     assert!(matches!(
         dup.unwrap_err(),
-        StoreError::Duplicate { what: "indicator", pointer: "/code" }
+        StoreError::Duplicate {
+            what: "indicator",
+            pointer: "/code"
+        }
     ));
 
     let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 12 - 31));
     let cm = meta(PartyCode::MX);
-    let body = commitment("fuel-theft", Owners::One(PartyCode::MX), "SEMAR", start, due, vec![
-        im.id,
-    ]);
+    let body = commitment(
+        "fuel-theft",
+        Owners::One(PartyCode::MX),
+        "SEMAR",
+        start,
+        due,
+        vec![im.id],
+    );
     s.create_commitment(&ctx(), &cm, &body).await.unwrap();
-    s.create_action(&ctx(), &meta(PartyCode::MX), &action(cm.id, start, false)).await.unwrap();
+    s.create_action(&ctx(), &meta(PartyCode::MX), &action(cm.id, start, false))
+        .await
+        .unwrap();
     let schedule_with = |progress: Option<f64>| {
         StatusSchedule::of(&StatusInputs {
             start,
@@ -801,20 +1182,28 @@ async fn measurements_are_unique_and_drive_status(h: H) {
 
     // One measurement per indicator, period and party.
     let before = audit_len(s).await;
-    let dup = s.create_measurement(
-        &ctx(),
-        &meta(PartyCode::MX),
-        &measurement(im.id, "2025Q2", PartyCode::MX, 99.0),
-    ).await;
-    assert!(
-        matches!(dup.unwrap_err(), StoreError::Duplicate { what: "measurement", pointer: "/period" })
-    );
+    let dup = s
+        .create_measurement(
+            &ctx(),
+            &meta(PartyCode::MX),
+            &measurement(im.id, "2025Q2", PartyCode::MX, 99.0),
+        )
+        .await;
+    assert!(matches!(
+        dup.unwrap_err(),
+        StoreError::Duplicate {
+            what: "measurement",
+            pointer: "/period"
+        }
+    ));
     assert_eq!(audit_len(s).await, before);
-    let unknown = s.create_measurement(
-        &ctx(),
-        &meta(PartyCode::MX),
-        &measurement(Uuid::now_v7(), "2025Q2", PartyCode::MX, 1.0),
-    ).await;
+    let unknown = s
+        .create_measurement(
+            &ctx(),
+            &meta(PartyCode::MX),
+            &measurement(Uuid::now_v7(), "2025Q2", PartyCode::MX, 1.0),
+        )
+        .await;
     assert_eq!(
         invalid_at(&unknown.unwrap_err()),
         [("/indicator".to_owned(), FieldErrorCode::UnknownIndicator)]
@@ -824,11 +1213,28 @@ async fn measurements_are_unique_and_drive_status(h: H) {
     let c = ctx();
     let met = measurement(im.id, "2025Q3", PartyCode::MX, 100.0);
     let updated = s.update_measurement(&c, mm.id, 1, &met).await.unwrap();
-    assert_eq!(updated.meta, RecordMeta { updated_at: c.now, version: 2, ..mm.clone() });
+    assert_eq!(
+        updated.meta,
+        RecordMeta {
+            updated_at: c.now,
+            version: 2,
+            ..mm.clone()
+        }
+    );
     assert_eq!(schedule_of(s, cm.id).await, schedule_with(Some(1.0)));
     assert!(schedule_of(s, cm.id).await.done);
-    let stale = s.update_measurement(&ctx(), mm.id, 1, &met).await.unwrap_err();
-    assert!(matches!(stale, StoreError::VersionConflict { current: 2, given: 1, .. }));
+    let stale = s
+        .update_measurement(&ctx(), mm.id, 1, &met)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        stale,
+        StoreError::VersionConflict {
+            current: 2,
+            given: 1,
+            ..
+        }
+    ));
     let list = s.list_measurements(im.id).await.unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.contains(&updated));
@@ -842,30 +1248,55 @@ async fn measurements_are_unique_and_drive_status(h: H) {
     assert!(!schedule_of(s, cm.id).await.done);
 
     // Renaming to an existing code is a duplicate; changing a measurement's indicator is refused.
-    s.create_indicator(&ctx(), &meta(PartyCode::MX), &indicator("OTHER", 0.0, 1.0)).await.unwrap();
-    let clash = s.update_indicator(&ctx(), im.id, 2, &indicator("OTHER", 0.0, 1.0)).await;
+    s.create_indicator(&ctx(), &meta(PartyCode::MX), &indicator("OTHER", 0.0, 1.0))
+        .await
+        .unwrap();
+    let clash = s
+        .update_indicator(&ctx(), im.id, 2, &indicator("OTHER", 0.0, 1.0))
+        .await;
     assert!(matches!(
         clash.unwrap_err(),
-        StoreError::Duplicate { what: "indicator", pointer: "/code" }
+        StoreError::Duplicate {
+            what: "indicator",
+            pointer: "/code"
+        }
     ));
     let moved = s
-        .update_measurement(&ctx(), mm.id, 2, &measurement(Uuid::now_v7(), "2025", PartyCode::MX, 1.0))
+        .update_measurement(
+            &ctx(),
+            mm.id,
+            2,
+            &measurement(Uuid::now_v7(), "2025", PartyCode::MX, 1.0),
+        )
         .await;
-    assert_eq!(invalid_at(&moved.unwrap_err()), [("/indicator".to_owned(), FieldErrorCode::OutOfRange)]);
+    assert_eq!(
+        invalid_at(&moved.unwrap_err()),
+        [("/indicator".to_owned(), FieldErrorCode::OutOfRange)]
+    );
 
     let filtered = s
-        .list_indicators(&IndicatorFilter { area: Some(area("fuel-theft")) }, Page {
-            after: None,
-            limit: 10,
-        })
+        .list_indicators(
+            &IndicatorFilter {
+                area: Some(area("fuel-theft")),
+            },
+            Page {
+                after: None,
+                limit: 10,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(filtered.items.len(), 2);
     let none = s
-        .list_indicators(&IndicatorFilter { area: Some(area("fentanyl")) }, Page {
-            after: None,
-            limit: 10,
-        })
+        .list_indicators(
+            &IndicatorFilter {
+                area: Some(area("fentanyl")),
+            },
+            Page {
+                after: None,
+                limit: 10,
+            },
+        )
         .await
         .unwrap();
     assert!(none.items.is_empty());
@@ -878,7 +1309,14 @@ async fn status_filter_agrees_with_status_on(h: H) {
     let s = h.s();
     let base = date!(2025 - 01 - 01);
     // Indicators with different progress: none yet, behind, partway, met, beyond.
-    let levels: [Option<f64>; 6] = [None, Some(-20.0), Some(10.0), Some(50.0), Some(100.0), Some(130.0)];
+    let levels: [Option<f64>; 6] = [
+        None,
+        Some(-20.0),
+        Some(10.0),
+        Some(50.0),
+        Some(100.0),
+        Some(130.0),
+    ];
     let mut indicators = Vec::new();
     for (n, level) in levels.iter().enumerate() {
         let m = meta(PartyCode::US);
@@ -887,7 +1325,9 @@ async fn status_filter_agrees_with_status_on(h: H) {
         let mut ms = Vec::new();
         if let Some(v) = level {
             let md = measurement(m.id, "2025-03", PartyCode::MX, *v);
-            s.create_measurement(&ctx(), &meta(PartyCode::MX), &md).await.unwrap();
+            s.create_measurement(&ctx(), &meta(PartyCode::MX), &md)
+                .await
+                .unwrap();
             ms.push(md);
         }
         indicators.push((m.id, draft.progress(&ms)));
@@ -902,22 +1342,38 @@ async fn status_filter_agrees_with_status_on(h: H) {
         let served: Vec<(Uuid, Option<f64>)> = match k % 5 {
             0 => vec![],
             1 => vec![indicators[(k % 6) as usize]],
-            2 => vec![indicators[(k % 6) as usize], indicators[((k + 2) % 6) as usize]],
+            2 => vec![
+                indicators[(k % 6) as usize],
+                indicators[((k + 2) % 6) as usize],
+            ],
             3 => vec![indicators[4], indicators[5]],
             _ => vec![indicators[((k + 1) % 6) as usize]],
         };
         let mut ids: Vec<Uuid> = served.iter().map(|x| x.0).collect();
         ids.dedup();
-        let served: Vec<(Uuid, Option<f64>)> =
-            ids.iter().map(|id| *indicators.iter().find(|x| x.0 == *id).unwrap()).collect();
+        let served: Vec<(Uuid, Option<f64>)> = ids
+            .iter()
+            .map(|id| *indicators.iter().find(|x| x.0 == *id).unwrap())
+            .collect();
         let m = meta(PartyCode::MX);
-        let body = commitment("fuel-theft", Owners::One(PartyCode::MX), "SEMAR", start, due, ids);
+        let body = commitment(
+            "fuel-theft",
+            Owners::One(PartyCode::MX),
+            "SEMAR",
+            start,
+            due,
+            ids,
+        );
         s.create_commitment(&ctx(), &m, &body).await.unwrap();
         for a in 0..n_actions {
             let completes = completed && a + 1 == n_actions;
-            s.create_action(&ctx(), &meta(PartyCode::MX), &action(m.id, start, completes))
-                .await
-                .unwrap();
+            s.create_action(
+                &ctx(),
+                &meta(PartyCode::MX),
+                &action(m.id, start, completes),
+            )
+            .await
+            .unwrap();
         }
         let inputs = StatusInputs {
             start,
@@ -929,24 +1385,37 @@ async fn status_filter_agrees_with_status_on(h: H) {
         expected_schedules.insert(m.id, StatusSchedule::of(&inputs));
     }
 
-    let all = all_pages!(1000, |page| s.list_commitments(&Default::default(), page), |c: &Commitment| c
-        .meta
-        .id);
+    let all = all_pages!(
+        1000,
+        |page| s.list_commitments(&Default::default(), page),
+        |c: &Commitment| c.meta.id
+    );
     assert_eq!(all.len(), expected_schedules.len());
     for c in &all {
-        assert_eq!(Some(&c.schedule), expected_schedules.get(&c.meta.id), "{:?}", c.meta.id);
+        assert_eq!(
+            Some(&c.schedule),
+            expected_schedules.get(&c.meta.id),
+            "{:?}",
+            c.meta.id
+        );
     }
 
     let mut seen = BTreeSet::new();
     let mut day = days(base, -20);
     while day <= days(base, 520) {
         for status in Status::ALL {
-            let f = CommitmentFilter { status: Some((status, day)), ..Default::default() };
-            let got: BTreeSet<Uuid> =
-                all_pages!(1000, |page| s.list_commitments(&f, page), |c: &Commitment| c.meta.id)
-                    .iter()
-                    .map(|c| c.meta.id)
-                    .collect();
+            let f = CommitmentFilter {
+                status: Some((status, day)),
+                ..Default::default()
+            };
+            let got: BTreeSet<Uuid> = all_pages!(
+                1000,
+                |page| s.list_commitments(&f, page),
+                |c: &Commitment| c.meta.id
+            )
+            .iter()
+            .map(|c| c.meta.id)
+            .collect();
             let expected: BTreeSet<Uuid> = expected_schedules
                 .iter()
                 .filter(|(_, sched)| sched.status_on(day) == status)
@@ -959,11 +1428,21 @@ async fn status_filter_agrees_with_status_on(h: H) {
         }
         day = days(day, 13);
     }
-    assert_eq!(seen.len(), Status::ALL.len(), "the grid must cover every status: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        Status::ALL.len(),
+        "the grid must cover every status: {seen:?}"
+    );
 }
 
 fn follow_up(title: &str, owner: PartyCode, due: Date, completed_on: Option<Date>) -> FollowUp {
-    FollowUp { id: Uuid::now_v7(), title: text(title), owner, due, completed_on }
+    FollowUp {
+        id: Uuid::now_v7(),
+        title: text(title),
+        owner,
+        due,
+        completed_on,
+    }
 }
 
 async fn meetings_round_trip(h: H) {
@@ -973,9 +1452,16 @@ async fn meetings_round_trip(h: H) {
         d,
         "Palacio Nacional, Ciudad de México",
         vec!["Ana (SRE)".into(), "Bob (DOS)".into()],
-        vec![MeetingDecision { text: text("Share tunnel data weekly") }],
+        vec![MeetingDecision {
+            text: text("Share tunnel data weekly"),
+        }],
         vec![
-            follow_up("Report seizures", PartyCode::MX, date!(2025 - 10 - 01), None),
+            follow_up(
+                "Report seizures",
+                PartyCode::MX,
+                date!(2025 - 10 - 01),
+                None,
+            ),
             follow_up("Send liaison list", PartyCode::US, d, Some(d)),
         ],
     )
@@ -988,52 +1474,113 @@ async fn meetings_round_trip(h: H) {
     assert_eq!(s.get_meeting(Uuid::now_v7()).await.unwrap(), None);
 
     // Follow-up ids are unique across meetings.
-    let reuse = MeetingDraft::new(d, "Washington", vec![], vec![], vec![body.follow_ups[0].clone()]);
-    let err = s.create_meeting(&ctx(), &meta(PartyCode::US), &reuse.unwrap()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate { what: "follow-up", .. }), "{err:?}");
+    let reuse = MeetingDraft::new(
+        d,
+        "Washington",
+        vec![],
+        vec![],
+        vec![body.follow_ups[0].clone()],
+    );
+    let err = s
+        .create_meeting(&ctx(), &meta(PartyCode::US), &reuse.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Duplicate {
+                what: "follow-up",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     let mut fus = body.follow_ups.clone();
     fus[0].completed_on = Some(date!(2025 - 09 - 20));
     fus.reverse();
-    fus.push(follow_up("New task", PartyCode::US, date!(2025 - 12 - 01), None));
+    fus.push(follow_up(
+        "New task",
+        PartyCode::US,
+        date!(2025 - 12 - 01),
+        None,
+    ));
     let new_body = MeetingDraft::new(d, "Palacio Nacional", vec![], vec![], fus).unwrap();
     let c = ctx();
     let updated = s.update_meeting(&c, m.id, 1, &new_body).await.unwrap();
     assert_eq!(updated.body, new_body);
-    assert_eq!(updated.meta, RecordMeta { updated_at: c.now, version: 2, ..m.clone() });
+    assert_eq!(
+        updated.meta,
+        RecordMeta {
+            updated_at: c.now,
+            version: 2,
+            ..m.clone()
+        }
+    );
     assert_eq!(s.get_meeting(m.id).await.unwrap(), Some(updated));
     let stale = s.update_meeting(&ctx(), m.id, 1, &body).await.unwrap_err();
-    assert!(matches!(stale, StoreError::VersionConflict { kind: "meeting", current: 2, .. }));
+    assert!(matches!(
+        stale,
+        StoreError::VersionConflict {
+            kind: "meeting",
+            current: 2,
+            ..
+        }
+    ));
 
-    for (k, date) in [date!(2025 - 01 - 10), date!(2025 - 05 - 05), date!(2026 - 02 - 01)]
-        .into_iter()
-        .enumerate()
+    for (k, date) in [
+        date!(2025 - 01 - 10),
+        date!(2025 - 05 - 05),
+        date!(2026 - 02 - 01),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let b = MeetingDraft::new(date, &format!("Place {k}"), vec![], vec![], vec![]).unwrap();
-        s.create_meeting(&ctx(), &meta(PartyCode::US), &b).await.unwrap();
+        s.create_meeting(&ctx(), &meta(PartyCode::US), &b)
+            .await
+            .unwrap();
     }
     let in_range = all_pages!(
         1,
         |page| s.list_meetings(
-            &MeetingFilter { date_from: Some(date!(2025 - 05 - 01)), date_to: Some(d) },
+            &MeetingFilter {
+                date_from: Some(date!(2025 - 05 - 01)),
+                date_to: Some(d)
+            },
             page
         ),
         |m: &puente_domain::Meeting| m.meta.id
     );
     let dates: BTreeSet<Date> = in_range.iter().map(|m| m.body.date).collect();
     assert_eq!(dates, BTreeSet::from([date!(2025 - 05 - 05), d]));
-    let all = all_pages!(3, |page| s.list_meetings(&Default::default(), page), |m: &puente_domain::Meeting| m
-        .meta
-        .id);
+    let all = all_pages!(
+        3,
+        |page| s.list_meetings(&Default::default(), page),
+        |m: &puente_domain::Meeting| m.meta.id
+    );
     assert_eq!(all.len(), 4);
 
-    assert_eq!(s.previous_meeting_date(d, m.id).await.unwrap(), Some(date!(2025 - 05 - 05)));
     assert_eq!(
-        s.previous_meeting_date(date!(2026 - 01 - 01), Uuid::nil()).await.unwrap(),
+        s.previous_meeting_date(d, m.id).await.unwrap(),
+        Some(date!(2025 - 05 - 05))
+    );
+    assert_eq!(
+        s.previous_meeting_date(date!(2026 - 01 - 01), Uuid::nil())
+            .await
+            .unwrap(),
         Some(d)
     );
-    assert_eq!(s.previous_meeting_date(d, Uuid::nil()).await.unwrap(), Some(date!(2025 - 05 - 05)));
-    assert_eq!(s.previous_meeting_date(date!(2025 - 01 - 10), Uuid::nil()).await.unwrap(), None);
+    assert_eq!(
+        s.previous_meeting_date(d, Uuid::nil()).await.unwrap(),
+        Some(date!(2025 - 05 - 05))
+    );
+    assert_eq!(
+        s.previous_meeting_date(date!(2025 - 01 - 10), Uuid::nil())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn agenda_candidates_build_the_expected_agenda(h: H) {
@@ -1053,26 +1600,43 @@ async fn agenda_candidates_build_the_expected_agenda(h: H) {
     ];
     for (name, start, due, actions) in specs {
         let m = meta(PartyCode::MX);
-        s.create_commitment(&ctx(), &m, &simple_commitment(start, due)).await.unwrap();
+        s.create_commitment(&ctx(), &m, &simple_commitment(start, due))
+            .await
+            .unwrap();
         for completes in actions {
-            s.create_action(&ctx(), &meta(PartyCode::MX), &action(m.id, start, *completes))
-                .await
-                .unwrap();
+            s.create_action(
+                &ctx(),
+                &meta(PartyCode::MX),
+                &action(m.id, start, *completes),
+            )
+            .await
+            .unwrap();
         }
         commitments.insert(name, m.id);
     }
 
     let f_at_risk = follow_up("at risk", PartyCode::MX, date!(2025 - 09 - 04), None);
-    let f_done = follow_up("done", PartyCode::US, date!(2025 - 07 - 01), Some(date!(2025 - 06 - 20)));
+    let f_done = follow_up(
+        "done",
+        PartyCode::US,
+        date!(2025 - 07 - 01),
+        Some(date!(2025 - 06 - 20)),
+    );
     let f_later = follow_up("later", PartyCode::US, date!(2025 - 10 - 15), None);
     let f_overdue = follow_up("overdue", PartyCode::MX, date!(2025 - 08 - 27), None);
     let m1 = meta(PartyCode::MX);
-    let b1 = MeetingDraft::new(d1, "Mexico City", vec![], vec![], vec![
-        f_at_risk.clone(),
-        f_done.clone(),
-        f_later.clone(),
-        f_overdue.clone(),
-    ])
+    let b1 = MeetingDraft::new(
+        d1,
+        "Mexico City",
+        vec![],
+        vec![],
+        vec![
+            f_at_risk.clone(),
+            f_done.clone(),
+            f_later.clone(),
+            f_overdue.clone(),
+        ],
+    )
     .unwrap();
     s.create_meeting(&ctx(), &m1, &b1).await.unwrap();
     let own = follow_up("own", PartyCode::US, date!(2025 - 09 - 02), None);
@@ -1089,16 +1653,22 @@ async fn agenda_candidates_build_the_expected_agenda(h: H) {
     let agenda = build_agenda(d2, previous, candidates.clone());
     let got: Vec<(AgendaReason, AgendaSubject)> =
         agenda.iter().map(|i| (i.reason, i.subject)).collect();
-    let fu = |f: &FollowUp| AgendaSubject::FollowUp { meeting: m1.id, follow_up: f.id };
+    let fu = |f: &FollowUp| AgendaSubject::FollowUp {
+        meeting: m1.id,
+        follow_up: f.id,
+    };
     let cm = |n: &str| AgendaSubject::Commitment(commitments[n]);
-    assert_eq!(got, vec![
-        (AgendaReason::Overdue, cm("overdue")),
-        (AgendaReason::Overdue, fu(&f_overdue)),
-        (AgendaReason::AtRisk, fu(&f_at_risk)),
-        (AgendaReason::AtRisk, cm("at-risk")),
-        (AgendaReason::Due, fu(&f_done)),
-        (AgendaReason::Due, cm("done-due-in-window")),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            (AgendaReason::Overdue, cm("overdue")),
+            (AgendaReason::Overdue, fu(&f_overdue)),
+            (AgendaReason::AtRisk, fu(&f_at_risk)),
+            (AgendaReason::AtRisk, cm("at-risk")),
+            (AgendaReason::Due, fu(&f_done)),
+            (AgendaReason::Due, cm("done-due-in-window")),
+        ]
+    );
 
     // The candidates' schedules are the records' own, and no qualifying item is missing: the
     // agenda built from every record is the same.
@@ -1116,14 +1686,21 @@ async fn agenda_candidates_build_the_expected_agenda(h: H) {
     assert_eq!(build_agenda(d2, previous, everything.clone()), agenda);
 
     // Without a previous meeting every due item up to the day qualifies.
-    let first = build_agenda(d2, None, s.agenda_candidates(d2, None, m2.id).await.unwrap());
+    let first = build_agenda(
+        d2,
+        None,
+        s.agenda_candidates(d2, None, m2.id).await.unwrap(),
+    );
     assert_eq!(first, build_agenda(d2, None, everything));
     assert!(first.iter().any(|i| i.subject == cm("done-before-window")));
 }
 
 async fn audit_records_every_write_and_detects_tampering(h: H) {
     let s = h.s();
-    let c = WriteCtx { now: OffsetDateTime::now_utc(), ..ctx() };
+    let c = WriteCtx {
+        now: OffsetDateTime::now_utc(),
+        ..ctx()
+    };
     s.init_node(&c, PartyCode::US).await.unwrap();
     let u = s.create_user(&ctx(), &user("ana")).await.unwrap();
     let ch = UserChanges {
@@ -1134,26 +1711,48 @@ async fn audit_records_every_write_and_detects_tampering(h: H) {
         password_hash: Some("$argon2id$secret-hash".into()),
     };
     s.update_user(&ctx(), u.meta.id, 1, &ch).await.unwrap();
-    s.create_token(&ctx(), Uuid::now_v7(), u.meta.id, &[5; 32], "cli").await.unwrap();
-    let im = meta(PartyCode::US);
-    s.create_indicator(&ctx(), &im, &indicator("X", 0.0, 1.0)).await.unwrap();
-    s.update_indicator(&ctx(), im.id, 1, &indicator("X", 0.0, 2.0)).await.unwrap();
-    let cm = meta(PartyCode::US);
-    let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 06 - 30));
-    s.create_commitment(&ctx(), &cm, &simple_commitment(start, due)).await.unwrap();
-    s.update_commitment(&ctx(), cm.id, 1, &simple_commitment(start, date!(2025 - 07 - 31)))
+    s.create_token(&ctx(), Uuid::now_v7(), u.meta.id, &[5; 32], "cli")
         .await
         .unwrap();
+    let im = meta(PartyCode::US);
+    s.create_indicator(&ctx(), &im, &indicator("X", 0.0, 1.0))
+        .await
+        .unwrap();
+    s.update_indicator(&ctx(), im.id, 1, &indicator("X", 0.0, 2.0))
+        .await
+        .unwrap();
+    let cm = meta(PartyCode::US);
+    let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 06 - 30));
+    s.create_commitment(&ctx(), &cm, &simple_commitment(start, due))
+        .await
+        .unwrap();
+    s.update_commitment(
+        &ctx(),
+        cm.id,
+        1,
+        &simple_commitment(start, date!(2025 - 07 - 31)),
+    )
+    .await
+    .unwrap();
     let am = meta(PartyCode::US);
-    s.create_action(&ctx(), &am, &action(cm.id, start, false)).await.unwrap();
-    s.update_action(&ctx(), am.id, 1, &action(cm.id, start, true)).await.unwrap();
+    s.create_action(&ctx(), &am, &action(cm.id, start, false))
+        .await
+        .unwrap();
+    s.update_action(&ctx(), am.id, 1, &action(cm.id, start, true))
+        .await
+        .unwrap();
     let mm = meta(PartyCode::US);
     s.create_measurement(&ctx(), &mm, &measurement(im.id, "2025", PartyCode::US, 1.0))
         .await
         .unwrap();
-    s.update_measurement(&ctx(), mm.id, 1, &measurement(im.id, "2025", PartyCode::US, 2.0))
-        .await
-        .unwrap();
+    s.update_measurement(
+        &ctx(),
+        mm.id,
+        1,
+        &measurement(im.id, "2025", PartyCode::US, 2.0),
+    )
+    .await
+    .unwrap();
     let gm = meta(PartyCode::US);
     let g = MeetingDraft::new(start, "Monterrey", vec![], vec![], vec![]).unwrap();
     s.create_meeting(&ctx(), &gm, &g).await.unwrap();
@@ -1173,23 +1772,26 @@ async fn audit_records_every_write_and_detects_tampering(h: H) {
 
     let entries = s.list_audit(None, 1000).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.entry.action.as_str()).collect();
-    assert_eq!(actions, [
-        "node.init",
-        "user.create",
-        "user.update",
-        "token.create",
-        "indicator.create",
-        "indicator.update",
-        "commitment.create",
-        "commitment.update",
-        "action.create",
-        "action.update",
-        "measurement.create",
-        "measurement.update",
-        "meeting.create",
-        "meeting.update",
-        "login.failure",
-    ]);
+    assert_eq!(
+        actions,
+        [
+            "node.init",
+            "user.create",
+            "user.update",
+            "token.create",
+            "indicator.create",
+            "indicator.update",
+            "commitment.create",
+            "commitment.update",
+            "action.create",
+            "action.update",
+            "measurement.create",
+            "measurement.update",
+            "meeting.create",
+            "meeting.update",
+            "login.failure",
+        ]
+    );
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=15).collect::<Vec<i64>>());
     assert_eq!(entries.last(), Some(&appended));
@@ -1203,7 +1805,11 @@ async fn audit_records_every_write_and_detects_tampering(h: H) {
     assert_eq!(detail["version"], 2);
     assert_eq!(entries[7].entry.target, Some(cm.id.to_string()));
     for e in &entries {
-        assert!(!e.entry.detail.contains("secret-hash"), "{}", e.entry.detail);
+        assert!(
+            !e.entry.detail.contains("secret-hash"),
+            "{}",
+            e.entry.detail
+        );
     }
 
     // Paging reassembles the same list.
@@ -1224,7 +1830,11 @@ async fn audit_records_every_write_and_detects_tampering(h: H) {
     assert_eq!((ok.n_entries, ok.first_bad), (15, None));
 
     // Tampering with one stored entry is detected, and named.
-    assert_eq!(h.raw("UPDATE audit SET actor = 'mallory' WHERE seq = 3").await, 1);
+    assert_eq!(
+        h.raw("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+            .await,
+        1
+    );
     let bad = s.verify_audit().await.unwrap();
     assert_eq!(bad.n_entries, 15);
     assert_eq!(bad.first_bad.as_ref().map(|b| b.0), Some(3), "{bad:?}");
@@ -1246,7 +1856,10 @@ async fn concurrent_writers_keep_one_chain(h: H) {
             for n in 0..EACH {
                 let code = format!("T{t}-N{n}");
                 let m = meta(PartyCode::MX);
-                h.s().create_indicator(&ctx(), &m, &indicator(&code, 0.0, 1.0)).await.unwrap();
+                h.s()
+                    .create_indicator(&ctx(), &m, &indicator(&code, 0.0, 1.0))
+                    .await
+                    .unwrap();
             }
         }));
     }
