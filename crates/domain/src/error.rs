@@ -34,6 +34,8 @@ pub enum FieldErrorCode {
     Duplicate,
     /// The field may not change after creation.
     Immutable,
+    /// The value does not match what is on record (a current password).
+    Mismatch,
 }
 
 impl FieldErrorCode {
@@ -56,6 +58,7 @@ impl FieldErrorCode {
             Self::OutOfRange => "out-of-range",
             Self::Duplicate => "duplicate",
             Self::Immutable => "immutable",
+            Self::Mismatch => "mismatch",
         }
     }
 }

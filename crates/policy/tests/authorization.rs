@@ -63,7 +63,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Administrator,  K::AuditEntry,   "LR--"),
         (R::Administrator,  K::User,         "LRCU"),
         (R::Administrator,  K::Program,      "LR--"),
-        (R::Administrator,  K::Me,           "LR--"),
+        (R::Administrator,  K::Me,           "LR-U"),
 
         (R::ProgramOfficer, K::Commitment,   "LRCU"),
         (R::ProgramOfficer, K::ActionRecord, "LRCU"),
@@ -73,7 +73,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::ProgramOfficer, K::AuditEntry,   "----"),
         (R::ProgramOfficer, K::User,         "----"),
         (R::ProgramOfficer, K::Program,      "LR--"),
-        (R::ProgramOfficer, K::Me,           "-R--"),
+        (R::ProgramOfficer, K::Me,           "-R-U"),
 
         (R::LiaisonOfficer, K::Commitment,   "LR--"),
         (R::LiaisonOfficer, K::ActionRecord, "LR--"),
@@ -83,7 +83,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::LiaisonOfficer, K::AuditEntry,   "----"),
         (R::LiaisonOfficer, K::User,         "----"),
         (R::LiaisonOfficer, K::Program,      "LR--"),
-        (R::LiaisonOfficer, K::Me,           "-R--"),
+        (R::LiaisonOfficer, K::Me,           "-R-U"),
 
         (R::Analyst,        K::Commitment,   "LR--"),
         (R::Analyst,        K::ActionRecord, "LR--"),
@@ -93,7 +93,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Analyst,        K::AuditEntry,   "----"),
         (R::Analyst,        K::User,         "----"),
         (R::Analyst,        K::Program,      "LR--"),
-        (R::Analyst,        K::Me,           "-R--"),
+        (R::Analyst,        K::Me,           "-R-U"),
 
         (R::AgencyUser,     K::Commitment,   "LR--"),
         (R::AgencyUser,     K::ActionRecord, "LR--"),
@@ -103,7 +103,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::AgencyUser,     K::AuditEntry,   "----"),
         (R::AgencyUser,     K::User,         "----"),
         (R::AgencyUser,     K::Program,      "LR--"),
-        (R::AgencyUser,     K::Me,           "-R--"),
+        (R::AgencyUser,     K::Me,           "-R-U"),
 
         (R::Auditor,        K::Commitment,   "LR--"),
         (R::Auditor,        K::ActionRecord, "LR--"),
@@ -113,7 +113,7 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Auditor,        K::AuditEntry,   "LR--"),
         (R::Auditor,        K::User,         "----"),
         (R::Auditor,        K::Program,      "LR--"),
-        (R::Auditor,        K::Me,           "-R--"),
+        (R::Auditor,        K::Me,           "-R-U"),
     ]
 };
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::dto::MeOut;
 use crate::input::{JsonBody, done, object};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, UserLang};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -199,7 +199,13 @@ impl FromRequestParts<AppState> for Authed {
             None
         };
         match user {
-            Some(user) if !user.disabled => Ok(Authed { user, ip }),
+            Some(user) if !user.disabled => {
+                let chosen = user.lang.as_deref().and_then(puente_domain::Lang::from_tag);
+                if let (Some(lang), Some(cell)) = (chosen, parts.extensions.get::<UserLang>()) {
+                    cell.set(lang);
+                }
+                Ok(Authed { user, ip })
+            }
             _ => Err(ApiError::Unauthenticated),
         }
     }

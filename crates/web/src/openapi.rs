@@ -10,7 +10,7 @@ use crate::{auth, problem};
 #[openapi(
     info(title = "puente node API", description = "The JSON API of one puente node: the joint program's commitments, actions, indicators and meetings, behind authentication and the node's policy. Errors are RFC 9457 problem documents in English or Spanish (Accept-Language)."),
     paths(
-        api::healthz, api::me, api::program, auth::login, auth::logout,
+        api::healthz, api::me, api::users::update_me, api::program, auth::login, auth::logout,
         api::commitments::list, api::commitments::get, api::commitments::create, api::commitments::update,
         api::actions::list, api::actions::get, api::actions::create, api::actions::update,
         api::indicators::list, api::indicators::get, api::indicators::create, api::indicators::update,
@@ -19,7 +19,7 @@ use crate::{auth, problem};
         api::audit::list, api::users::list, api::users::get, api::users::create, api::users::update,
     ),
     components(schemas(problem::Problem, problem::FieldProblem, dto::CommitmentIn, dto::ActionIn,
-        dto::IndicatorIn, dto::MeasurementIn, dto::MeetingIn, dto::UserIn, dto::UserUpdateIn, dto::LoginIn)),
+        dto::IndicatorIn, dto::MeasurementIn, dto::MeetingIn, dto::UserIn, dto::UserUpdateIn, dto::MeUpdateIn, dto::LoginIn)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]

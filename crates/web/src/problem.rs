@@ -8,6 +8,7 @@
 //! log under the request id, never into the body.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -183,9 +184,34 @@ pub struct Problem {
 #[derive(Debug, Clone, Copy)]
 pub struct RequestId(pub Uuid);
 
-/// The request's language, set by [`problem_layer`].
+/// The request's language, set by [`problem_layer`] from `Accept-Language`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLang(pub Lang);
+
+/// Where authentication records the user's own language setting, which wins over
+/// `Accept-Language`: the language is chosen per user first, then per request.
+#[derive(Debug, Clone, Default)]
+pub struct UserLang(Arc<AtomicU8>);
+
+impl UserLang {
+    pub fn set(&self, lang: Lang) {
+        self.0.store(
+            match lang {
+                Lang::En => 1,
+                Lang::Es => 2,
+            },
+            Ordering::Relaxed,
+        );
+    }
+
+    fn get(&self) -> Option<Lang> {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Some(Lang::En),
+            2 => Some(Lang::Es),
+            _ => None,
+        }
+    }
+}
 
 /// Assigns a request id and language, and renders any [`ApiError`] as a problem document.
 pub async fn problem_layer(
@@ -202,9 +228,12 @@ pub async fn problem_layer(
     let instance = req.uri().path().to_owned();
     req.extensions_mut().insert(RequestId(request_id));
     req.extensions_mut().insert(RequestLang(lang));
+    let user_lang = UserLang::default();
+    req.extensions_mut().insert(user_lang.clone());
     let span =
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %instance);
     let mut response = tracing::Instrument::instrument(next.run(req), span).await;
+    let lang = user_lang.get().unwrap_or(lang);
     // Framework answers (unknown route, wrong method) become problems too.
     let error = match response.extensions_mut().remove::<Arc<ApiError>>() {
         Some(e) => Some((*e).clone()),

@@ -889,3 +889,62 @@ both_backends!(
     health_and_openapi,
     shipped_program_and_figures,
 );
+
+async fn own_settings_and_language(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    let password = node.add_user("ana", "analyst").await;
+    let api = Api::new(&node, &node.token("ana").await);
+    // Without a setting, Accept-Language (absent here) decides: English.
+    let (s, p) = api.get("/api/v1/commitments?status=late").await;
+    assert_eq!(
+        (s, p["title"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Invalid query parameters"))
+    );
+    let (s, me) = api.put("/api/v1/me", json!({"lang": "es"})).await;
+    assert_eq!(
+        (s, me["lang"].as_str()),
+        (StatusCode::OK, Some("es")),
+        "{me}"
+    );
+    // The user's setting wins over the header.
+    let english = Api {
+        node: &node,
+        token: api.token.clone(),
+        lang: Some("en-US"),
+    };
+    let (_, p) = english.get("/api/v1/commitments?status=late").await;
+    assert_eq!(p["title"], "Parámetros de consulta no válidos");
+    // A password change needs the current password.
+    let (s, p) = api
+        .put(
+            "/api/v1/me",
+            json!({"lang": "es", "password": "a much longer secret"}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/current_password"))
+    );
+    let change =
+        json!({"lang": "es", "password": "a much longer secret", "current_password": password});
+    assert_eq!(api.put("/api/v1/me", change).await.0, StatusCode::OK);
+    assert_eq!(
+        node.login("ana", &password).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        node.login("ana", "a much longer secret").await.status(),
+        StatusCode::OK
+    );
+    // Security headers on every answer.
+    let r = reqwest::get(format!("{}/healthz", node.url)).await.unwrap();
+    for (h, v) in [
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+    ] {
+        assert_eq!(r.headers()[h], v);
+    }
+}
+
+both_backends!(own_settings_and_language);

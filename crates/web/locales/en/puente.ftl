@@ -51,6 +51,7 @@ field-invalid-format = Invalid format: expected { $expected }.
 field-out-of-range = Value out of range.
 field-duplicate = Duplicate value.
 field-immutable = This field cannot be changed.
+field-mismatch = This does not match what is on record.
 
 # Expected-type names used in field-wrong-type and field-invalid-format
 type-string = text

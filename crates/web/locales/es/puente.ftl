@@ -51,6 +51,7 @@ field-invalid-format = Formato no válido: se esperaba { $expected }.
 field-out-of-range = Valor fuera de rango.
 field-duplicate = Valor duplicado.
 field-immutable = Este campo no se puede cambiar.
+field-mismatch = No coincide con lo registrado.
 
 # Nombres de tipos esperados
 type-string = texto

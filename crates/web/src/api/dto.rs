@@ -575,6 +575,17 @@ pub struct UserUpdateIn {
     pub version: i64,
 }
 
+/// A user's own settings. Absent `lang` clears the preference (then `Accept-Language` decides).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MeUpdateIn {
+    /// `en` or `es`.
+    pub lang: Option<String>,
+    /// A new password (at least 12 characters); needs `current_password`.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
 /// Status names accepted by the `status` filter.
 pub fn status_names() -> Vec<&'static str> {
     Status::ALL.iter().map(|s| s.as_str()).collect()

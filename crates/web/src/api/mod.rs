@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
-        .route("/me", get(me))
+        .route("/me", get(me).put(users::update_me))
         .route("/program", get(program))
         .route(
             "/commitments",
@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             problem_layer,
@@ -94,6 +95,32 @@ pub fn router(state: AppState) -> Router {
             ApiError::NotFound { kind: "route" }
         })
         .with_state(state)
+}
+
+/// Headers every answer carries: API data is not to be cached, sniffed, framed or leaked by
+/// referrer.
+async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    r
 }
 
 /// `GET /healthz`: answers without authentication, and says nothing secret.

@@ -271,3 +271,69 @@ pub async fn update(
         .await?;
     Ok(Json(UserOut::from(&u)))
 }
+
+/// `PUT /api/v1/me`: a user's own settings: language, and password (with the current one).
+#[utoipa::path(put, path = "/api/v1/me", tag = "users",
+    request_body(content = super::dto::MeUpdateIn, content_type = "application/json"),
+    responses((status = 200, body = super::dto::MeOut), (status = 401, body = crate::problem::Problem),
+              (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    who: Authed,
+    JsonBody(body): JsonBody,
+) -> Result<Json<super::dto::MeOut>, ApiError> {
+    let party = state.inner.party;
+    let sid = who.user.meta.id.to_string();
+    authorize(
+        &state,
+        &who,
+        Act::Update,
+        ResourceKind::Me,
+        Some(&sid),
+        &[party],
+        None,
+    )
+    .await?;
+    let mut e = Errors::new();
+    let parsed = object(&mut e, "", &body).and_then(|mut o| {
+        let lang = lang(&mut o, &mut e);
+        let pw = new_password(&mut o, &mut e);
+        let current = o.opt_str(&mut e, "current_password").map(str::to_owned);
+        o.finish(&mut e);
+        Some((lang?, pw?, current))
+    });
+    let (lang, pw, current) = done(e, parsed)?;
+    let password_hash = match pw {
+        None => None,
+        Some(p) => {
+            // Changing one's password needs the current one: a stolen session is not enough.
+            let phc = who.user.password_hash.clone().unwrap_or_default();
+            let given = current.unwrap_or_default();
+            let ok = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                return Err(ApiError::Invalid(puente_domain::Invalid::one(
+                    "/current_password",
+                    FieldErrorCode::Mismatch,
+                )));
+            }
+            Some(hash(p).await?)
+        }
+    };
+    let u = &who.user;
+    let changes = UserChanges {
+        role: u.role,
+        agency: u.agency.clone(),
+        disabled: u.disabled,
+        lang,
+        password_hash,
+    };
+    let now = now();
+    let updated = state
+        .inner
+        .store
+        .update_user(&who.ctx(now), u.meta.id, u.meta.version, &changes)
+        .await?;
+    Ok(Json(super::dto::MeOut::of(&updated, party)))
+}
