@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).put(users::update));
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api)
@@ -121,6 +122,18 @@ async fn security_headers(
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
     r
+}
+
+/// `GET /`: where things are, for someone who opened the node's address. Public, like
+/// `/healthz`; the pages for people come with the web interface.
+pub async fn index(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "puente",
+        "party": state.inner.party.to_string(),
+        "api": "/api/v1",
+        "openapi": "/api/openapi.json",
+        "health": "/healthz",
+    }))
 }
 
 /// `GET /healthz`: answers without authentication, and says nothing secret.
