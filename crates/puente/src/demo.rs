@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use crate::cli::DemoArgs;
 use crate::config::{DEFAULT_LISTEN, write_private};
+use crate::demo_data;
 use crate::init::{ADMIN, init_node};
-use crate::serve::{app_state, bind, serve_on};
+use crate::serve::{NodeFiles, app_state, bind, serve_on};
 use crate::token::create_token;
 use crate::user::create_user;
-use crate::{data, demo_data};
 
 pub const DEMO_FILE: &str = "demo.json";
 
@@ -80,11 +80,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         passwords.insert((*name).to_owned(), password);
     }
 
-    let program = data::parse_program(data::PROGRAM_TOML)?;
-    let loaded = demo_data::load(&store, party, &program)
+    let files = NodeFiles::load(&init.node)?;
+    let loaded = demo_data::load(&store, party, &files.program)
         .await
         .context("loading demo data")?;
-    let state = app_state(&init.node, store).await?;
+    let state = app_state(&init.node, files, store).await?;
     let listener = demo_listener(args.listen).await?;
     let url = format!(
         "http://{}",
@@ -154,5 +154,5 @@ fn print_summary(
         println!("    {name:<8} {:<16} {password}", role_of(name).as_str());
     }
     println!("  API tokens, one per role: {}", demo_path.display());
-    println!("  open {url}/ — press Ctrl-C to stop");
+    println!("  API: {url}/api/v1 (described at {url}/api/openapi.json) — press Ctrl-C to stop");
 }

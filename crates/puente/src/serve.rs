@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use puente_domain::Program;
 use puente_policy::PolicyEngine;
 use puente_store::Store;
 use puente_web::AppState;
@@ -18,23 +19,41 @@ use crate::node::open_store;
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let node = NodeDir::load(&args.node.dir)?;
+    // The files first: an administrator's typo should not wait on a database connection.
+    let files = NodeFiles::load(&node)?;
     let store = open_store(node.database_url(args.node.database.as_deref()), &node.dir).await?;
-    let state = app_state(&node, store).await?;
+    let state = app_state(&node, files, store).await?;
     let listener = bind(args.listen.unwrap_or(node.config.listen)).await?;
     serve_on(listener, state).await
 }
 
-/// Everything the web layer needs, read from the node's directory. Each failure names its file.
-pub async fn app_state(node: &NodeDir, store: Arc<dyn Store>) -> Result<AppState> {
-    let program_path = node.program_path();
-    let text = std::fs::read_to_string(&program_path)
-        .with_context(|| format!("reading {}", program_path.display()))?;
-    let program = data::parse_program(&text)
-        .with_context(|| format!("loading the program from {}", program_path.display()))?;
-    let policies_path = node.policies_path();
-    let policy = PolicyEngine::load(&policies_path)
-        .with_context(|| format!("loading the policies from {}", policies_path.display()))?;
+/// The files of a node directory that its administrator edits.
+pub struct NodeFiles {
+    pub program: Program,
+    pub policy: PolicyEngine,
+}
 
+impl NodeFiles {
+    /// Reads and checks the program and the policies; each failure names its file.
+    pub fn load(node: &NodeDir) -> Result<NodeFiles> {
+        let program_path = node.program_path();
+        let text = std::fs::read_to_string(&program_path)
+            .with_context(|| format!("reading {}", program_path.display()))?;
+        let program = data::parse_program(&text)
+            .with_context(|| format!("loading the program from {}", program_path.display()))?;
+        let policies_path = node.policies_path();
+        let policy = PolicyEngine::load(&policies_path)
+            .with_context(|| format!("loading the policies from {}", policies_path.display()))?;
+        Ok(NodeFiles { program, policy })
+    }
+}
+
+/// Everything the web layer needs, once the store is known to hold this node.
+pub async fn app_state(
+    node: &NodeDir,
+    files: NodeFiles,
+    store: Arc<dyn Store>,
+) -> Result<AppState> {
     match store
         .node_info()
         .await
@@ -51,8 +70,8 @@ pub async fn app_state(node: &NodeDir, store: Arc<dyn Store>) -> Result<AppState
     }
     Ok(AppState::new(
         store,
-        Arc::new(policy),
-        Arc::new(program),
+        Arc::new(files.policy),
+        Arc::new(files.program),
         node.party,
         node.config.web.to_web_config(),
     ))

@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use crate::helpers::{Backend, TestNode, both_backends, create_pg_database, puente};
+use crate::helpers::{Backend, PgDatabase, TestNode, both_backends, puente};
 
 both_backends!(
     init_refuses_a_bad_party_code,
@@ -18,14 +18,14 @@ async fn init_refuses_a_bad_party_code(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
     let dir_s = dir.to_string_lossy().into_owned();
-    let db = match backend {
+    let pg = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(create_pg_database().await.0),
+        Backend::Postgres => Some(PgDatabase::create().await),
     };
     for bad in ["XX", "us", "USA", ""] {
         let mut args = vec!["init", "--party", bad, "--dir", &dir_s];
-        if let Some(db) = &db {
-            args.extend(["--database", db]);
+        if let Some(pg) = &pg {
+            args.extend(["--database", &pg.url]);
         }
         let out = puente(&args, None).await;
         assert_eq!(out.code, 2, "party {bad:?} accepted: {out:?}");

@@ -148,41 +148,62 @@ async fn pg_admin_connection() -> sqlx::PgConnection {
     }
 }
 
-/// A fresh, empty PostgreSQL database; dropped with its node.
-pub async fn create_pg_database() -> (String, String) {
-    let name = format!("puente_t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = pg_admin_connection().await;
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    conn.close().await.ok();
-    (with_database(&pg_admin_url(), &name), name)
+/// A fresh, empty PostgreSQL database, dropped (with any connection still open to it) when
+/// this guard is.
+pub struct PgDatabase {
+    /// The URL of the database, for `--database` and for tampering with it directly.
+    pub url: String,
+    name: String,
 }
 
-/// Drops a test database from a plain thread: it runs from `Drop`, inside the test's runtime.
-fn drop_pg_database(name: String) {
-    let handle = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            let url = pg_admin_url();
-            let conn = match sqlx::PgConnection::connect(&url).await {
-                Ok(c) => Ok(c),
-                Err(_) => sqlx::PgConnection::connect(&with_database(&url, "postgres")).await,
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let name = format!("puente_t_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = pg_admin_connection().await;
+        // Concurrent CREATE DATABASE calls can collide on the template ("source database is
+        // being accessed by other users"): retry a few times.
+        let sql = format!("CREATE DATABASE \"{name}\"");
+        let mut attempt = 0;
+        while let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+            attempt += 1;
+            assert!(attempt < 20, "CREATE DATABASE {name}: {e}");
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+        }
+        conn.close().await.ok();
+        PgDatabase {
+            url: with_database(&pg_admin_url(), &name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    /// Runs on a plain thread with its own runtime: `Drop` cannot await, and it runs inside the
+    /// test's runtime.
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
             };
-            if let Ok(mut conn) = conn {
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                sqlx::query(&sql).execute(&mut conn).await.ok();
-                conn.close().await.ok();
-            }
+            rt.block_on(async {
+                let url = pg_admin_url();
+                let conn = match sqlx::PgConnection::connect(&url).await {
+                    Ok(c) => Ok(c),
+                    Err(_) => sqlx::PgConnection::connect(&with_database(&url, "postgres")).await,
+                };
+                if let Ok(mut conn) = conn {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    sqlx::query(&sql).execute(&mut conn).await.ok();
+                    conn.close().await.ok();
+                }
+            });
         });
-    });
-    handle.join().ok();
+        handle.join().ok();
+    }
 }
 
 /// One node: its directory, its database, and (once started) its `serve` process.
@@ -193,7 +214,8 @@ pub struct TestNode {
     pub dir: PathBuf,
     /// The `--database` URL passed to every command (PostgreSQL only).
     pub database: Option<String>,
-    pg_name: Option<String>,
+    /// Dropped with the node, after `Drop` has killed the server.
+    pg: Option<PgDatabase>,
     /// As printed once by `init`.
     pub admin_password: String,
     /// What `init` printed.
@@ -222,19 +244,17 @@ impl TestNode {
     pub async fn init_party(backend: Backend, party: &str) -> TestNode {
         let tmp = tempfile::tempdir().expect("temporary directory");
         let dir = tmp.path().join("node");
-        let (database, pg_name) = match backend {
-            Backend::Sqlite => (None, None),
-            Backend::Postgres => {
-                let (url, name) = create_pg_database().await;
-                (Some(url), Some(name))
-            }
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await),
         };
+        let database = pg.as_ref().map(|d| d.url.clone());
         let mut node = TestNode {
             backend,
             _tmp: tmp,
             dir,
             database,
-            pg_name,
+            pg,
             admin_password: String::new(),
             init_output: CliOutput {
                 code: -1,
@@ -445,11 +465,9 @@ impl TestNode {
 
 impl Drop for TestNode {
     fn drop(&mut self) {
+        // Stop the server before the database guard drops its database.
         if let Some(child) = &mut self.child {
             child.start_kill().ok();
-        }
-        if let Some(name) = self.pg_name.take() {
-            drop_pg_database(name);
         }
     }
 }

@@ -6,15 +6,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use puente_domain::commitment::MAX_DESCRIPTION;
 use puente_domain::error::Errors;
-use puente_domain::{ActionDraft, FieldErrorCode, Output, PartyCode, RecordMeta, Role};
+use puente_domain::{Action, ActionDraft, FieldErrorCode, Output, PartyCode, RecordMeta, Role};
 use puente_policy::{Act, ResourceKind};
 use puente_store::ActionFilter;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::commitments::path_id;
 use super::dto::{ActionOut, ActionPage};
-use super::{authorize, cursor, now, page, parse_day, query_param};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object, strings};
 use crate::problem::ApiError;
@@ -85,16 +84,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ActionPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, KIND).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let mut filter = ActionFilter {
@@ -148,35 +138,26 @@ pub async fn get(
     who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<ActionOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
+    Ok(Json(ActionOut::from(
+        &load(&state, &who, &id, Act::Read).await?,
+    )))
+}
+
+async fn load(state: &AppState, who: &Authed, raw: &str, act: Act) -> Result<Action, ApiError> {
+    let scope = |r: &Action| Scope {
+        owners: vec![r.meta.origin],
+        agency: Some(r.body.agency.clone()),
+    };
+    super::load(
+        state,
+        who,
+        raw,
         KIND,
-        None,
-        &[state.inner.party],
-        None,
+        act,
+        |id| state.inner.store.get_action(id),
+        scope,
     )
-    .await?;
-    let id = path_id(&id, "action")?;
-    let a = state
-        .inner
-        .store
-        .get_action(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "action" })?;
-    let sid = id.to_string();
-    authorize(
-        &state,
-        &who,
-        Act::Read,
-        KIND,
-        Some(&sid),
-        &[a.meta.origin],
-        Some(&a.body.agency),
-    )
-    .await?;
-    Ok(Json(ActionOut::from(&a)))
+    .await
 }
 
 /// The commitment an action is linked to must exist and be owned (alone or jointly) by the
@@ -220,16 +201,7 @@ pub async fn create(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<ActionOut>), ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, KIND).await?;
     let (draft, _) = parse(&body, false)?;
     check_commitment(&state, &who, &draft).await?;
     let now = now();
@@ -254,34 +226,9 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<ActionOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
-    let id = path_id(&id, "action")?;
-    let current = state
-        .inner
-        .store
-        .get_action(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "action" })?;
-    let sid = id.to_string();
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        Some(&sid),
-        &[current.meta.origin],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Update, KIND).await?;
+    let current = load(&state, &who, &id, Act::Update).await?;
+    let id = current.meta.id;
     let (draft, version) = parse(&body, true)?;
     if draft.commitment != current.body.commitment {
         return Err(ApiError::Invalid(puente_domain::Invalid::one(

@@ -6,8 +6,8 @@ use puente_domain::FieldErrorCode;
 use puente_domain::error::Errors;
 use puente_policy::{Act, ResourceKind};
 
-use super::authorize;
 use super::dto::{AuditOut, AuditPage};
+use super::may;
 use crate::auth::Authed;
 use crate::input::Query;
 use crate::problem::ApiError;
@@ -25,16 +25,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        ResourceKind::AuditEntry,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, ResourceKind::AuditEntry).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let after = q.get("after").and_then(|a| {

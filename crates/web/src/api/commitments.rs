@@ -6,14 +6,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use puente_domain::commitment::{MAX_DESCRIPTION, MAX_TITLE};
 use puente_domain::error::Errors;
-use puente_domain::{CommitmentDraft, FieldErrorCode, Owners, PartyCode, Status};
+use puente_domain::{Commitment, CommitmentDraft, FieldErrorCode, Owners, PartyCode, Status};
 use puente_policy::{Act, ResourceKind};
 use puente_store::CommitmentFilter;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{CommitmentOut, CommitmentPage};
-use super::{authorize, cursor, now, page, parse_day, query_param, today};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object, parse_uuid};
 use crate::problem::ApiError;
@@ -111,16 +111,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CommitmentPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, KIND).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let program = &state.inner.program;
@@ -173,13 +164,22 @@ pub async fn list(
     }))
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<puente_domain::Commitment, ApiError> {
-    state
-        .inner
-        .store
-        .get_commitment(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "commitment" })
+async fn load(state: &AppState, who: &Authed, raw: &str, act: Act) -> Result<Commitment, ApiError> {
+    let store = &state.inner.store;
+    let scope = |c: &Commitment| Scope {
+        owners: c.body.owners.parties(),
+        agency: Some(c.body.agency.clone()),
+    };
+    super::load(
+        state,
+        who,
+        raw,
+        KIND,
+        act,
+        |id| store.get_commitment(id),
+        scope,
+    )
+    .await
 }
 
 /// `GET /api/v1/commitments/{id}`
@@ -192,36 +192,8 @@ pub async fn get(
     who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<CommitmentOut>, ApiError> {
-    // Whether the role may see commitments at all, before saying whether this one exists.
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
-    let id = path_id(&id, "commitment")?;
-    let c = load(&state, id).await?;
-    let sid = id.to_string();
-    authorize(
-        &state,
-        &who,
-        Act::Read,
-        KIND,
-        Some(&sid),
-        &c.body.owners.parties(),
-        Some(&c.body.agency),
-    )
-    .await?;
+    let c = load(&state, &who, &id, Act::Read).await?;
     Ok(Json(CommitmentOut::of(&c, today())))
-}
-
-/// A path id that is not a UUID names nothing: 404.
-pub fn path_id(raw: &str, kind: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::NotFound { kind })
 }
 
 /// `POST /api/v1/commitments`
@@ -234,16 +206,7 @@ pub async fn create(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<CommitmentOut>), ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, KIND).await?;
     let (draft, _) = parse(&state, &body, false)?;
     authorize(
         &state,
@@ -278,30 +241,9 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<CommitmentOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
-    let id = path_id(&id, "commitment")?;
-    let current = load(&state, id).await?;
-    let sid = id.to_string();
-    let owners = current.body.owners.parties();
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        Some(&sid),
-        &owners,
-        Some(&current.body.agency),
-    )
-    .await?;
+    may(&state, &who, Act::Update, KIND).await?;
+    let current = load(&state, &who, &id, Act::Update).await?;
+    let id = current.meta.id;
     if current.body.owners.is_joint() {
         return Err(ApiError::JointChange);
     }

@@ -13,9 +13,8 @@ use puente_store::IndicatorFilter;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::commitments::path_id;
 use super::dto::{IndicatorOut, IndicatorPage, MeasurementOut};
-use super::{authorize, cursor, now, page, query_param};
+use super::{Scope, authorize, cursor, may, now, page, path_id, query_param};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object};
 use crate::problem::ApiError;
@@ -108,16 +107,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<IndicatorPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, KIND).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let program = &state.inner.program;
@@ -146,26 +136,17 @@ async fn load(
     raw: &str,
     act: Act,
 ) -> Result<puente_domain::Indicator, ApiError> {
-    authorize(
+    let scope = |r: &puente_domain::Indicator| Scope::origin(r.meta.origin);
+    super::load(
         state,
         who,
-        Act::List,
+        raw,
         KIND,
-        None,
-        &[state.inner.party],
-        None,
+        act,
+        |id| state.inner.store.get_indicator(id),
+        scope,
     )
-    .await?;
-    let id = path_id(raw, "indicator")?;
-    let i = state
-        .inner
-        .store
-        .get_indicator(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "indicator" })?;
-    let sid = id.to_string();
-    authorize(state, who, act, KIND, Some(&sid), &[i.meta.origin], None).await?;
-    Ok(i)
+    .await
 }
 
 /// `GET /api/v1/indicators/{id}`
@@ -192,16 +173,7 @@ pub async fn create(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<IndicatorOut>), ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, KIND).await?;
     let (draft, _) = parse(&state, &body, false)?;
     let now = now();
     let meta = RecordMeta::new(Uuid::now_v7(), state.inner.party, now);
@@ -225,16 +197,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<IndicatorOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Update, KIND).await?;
     let current = load(&state, &who, &id, Act::Update).await?;
     let (draft, version) = parse(&state, &body, true)?;
     let now = now();
@@ -286,16 +249,7 @@ pub async fn list_measurements(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<MeasurementOut>>, ApiError> {
     let i = load(&state, &who, &id, Act::Read).await?;
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        ResourceKind::Measurement,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, ResourceKind::Measurement).await?;
     let ms = state.inner.store.list_measurements(i.meta.id).await?;
     Ok(Json(ms.iter().map(MeasurementOut::from).collect()))
 }
@@ -314,16 +268,7 @@ pub async fn create_measurement(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<MeasurementOut>), ApiError> {
     let kind = ResourceKind::Measurement;
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        kind,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, kind).await?;
     let i = load(&state, &who, &id, Act::Read).await?;
     let (draft, _) = parse_measurement(&state, i.meta.id, &body, false)?;
     // A party reports only its own figures.
@@ -352,16 +297,7 @@ pub async fn update_measurement(
     JsonBody(body): JsonBody,
 ) -> Result<Json<MeasurementOut>, ApiError> {
     let kind = ResourceKind::Measurement;
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        kind,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Update, kind).await?;
     let i = load(&state, &who, &id, Act::Read).await?;
     let mid = path_id(&mid, "measurement")?;
     let ms = state.inner.store.list_measurements(i.meta.id).await?;

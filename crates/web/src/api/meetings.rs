@@ -13,9 +13,8 @@ use puente_store::MeetingFilter;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::commitments::path_id;
 use super::dto::{AgendaItemOut, AgendaOut, MeetingOut, MeetingPage, TextOut};
-use super::{authorize, cursor, now, page, parse_day, query_param, today};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, localized, object, strings};
 use crate::problem::ApiError;
@@ -96,16 +95,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MeetingPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, KIND).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let filter = MeetingFilter {
@@ -133,26 +123,17 @@ async fn load(
     raw: &str,
     act: Act,
 ) -> Result<puente_domain::Meeting, ApiError> {
-    authorize(
+    let scope = |r: &puente_domain::Meeting| Scope::origin(r.meta.origin);
+    super::load(
         state,
         who,
-        Act::List,
+        raw,
         KIND,
-        None,
-        &[state.inner.party],
-        None,
+        act,
+        |id| state.inner.store.get_meeting(id),
+        scope,
     )
-    .await?;
-    let id = path_id(raw, "meeting")?;
-    let m = state
-        .inner
-        .store
-        .get_meeting(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "meeting" })?;
-    let sid = id.to_string();
-    authorize(state, who, act, KIND, Some(&sid), &[m.meta.origin], None).await?;
-    Ok(m)
+    .await
 }
 
 /// `GET /api/v1/meetings/{id}`
@@ -178,16 +159,7 @@ pub async fn create(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<MeetingOut>), ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, KIND).await?;
     let (draft, _) = parse(&body, false)?;
     let now = now();
     let meta = RecordMeta::new(Uuid::now_v7(), state.inner.party, now);
@@ -211,16 +183,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<MeetingOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Update, KIND).await?;
     let current = load(&state, &who, &id, Act::Update).await?;
     let (draft, version) = parse(&body, true)?;
     let now = now();
@@ -242,16 +205,7 @@ pub async fn agenda(
     Path(id): Path<String>,
 ) -> Result<Json<AgendaOut>, ApiError> {
     let m = load(&state, &who, &id, Act::Read).await?;
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        ResourceKind::Commitment,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, ResourceKind::Commitment).await?;
     let store = &state.inner.store;
     let date = m.body.date;
     let since = store.previous_meeting_date(date, m.meta.id).await?;

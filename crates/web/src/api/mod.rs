@@ -150,16 +150,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 #[utoipa::path(get, path = "/api/v1/me", tag = "users",
     responses((status = 200, body = MeOut), (status = 401, body = crate::problem::Problem)))]
 pub async fn me(State(state): State<AppState>, who: Authed) -> Result<Json<MeOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Read,
-        ResourceKind::Me,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Read, ResourceKind::Me).await?;
     Ok(Json(MeOut::of(&who.user, state.inner.party)))
 }
 
@@ -170,16 +161,7 @@ pub async fn program(
     State(state): State<AppState>,
     who: Authed,
 ) -> Result<Json<Vec<AreaOut>>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        ResourceKind::Program,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, ResourceKind::Program).await?;
     Ok(Json(
         state
             .inner
@@ -239,6 +221,73 @@ pub async fn authorize(
             Err(ApiError::Forbidden { rule: denial.rule })
         }
     }
+}
+
+/// Whether the role may `act` on this kind of record at all. Asked before anything is read or
+/// parsed, so a caller without the right learns nothing about the data or the rules.
+pub async fn may(
+    state: &AppState,
+    who: &Authed,
+    act: Act,
+    kind: ResourceKind,
+) -> Result<(), ApiError> {
+    authorize(state, who, act, kind, None, &[state.inner.party], None).await
+}
+
+/// Who owns a record and which agency it concerns, as the policy sees it.
+pub struct Scope {
+    pub owners: Vec<PartyCode>,
+    pub agency: Option<String>,
+}
+
+impl Scope {
+    /// A record owned by the party whose node created it, of no particular agency.
+    pub fn origin(party: PartyCode) -> Scope {
+        Scope {
+            owners: vec![party],
+            agency: None,
+        }
+    }
+}
+
+/// Loads the record whose id is the path segment `raw`, for `act`: the role must be able to list
+/// the kind (so ids cannot be probed), the record must exist (404; an id that is not a UUID names
+/// nothing either), and the policy must allow `act` on that record.
+pub async fn load<T, Fut>(
+    state: &AppState,
+    who: &Authed,
+    raw: &str,
+    kind: ResourceKind,
+    act: Act,
+    fetch: impl FnOnce(Uuid) -> Fut,
+    scope: impl FnOnce(&T) -> Scope,
+) -> Result<T, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, puente_store::StoreError>>,
+{
+    may(state, who, Act::List, kind).await?;
+    let id = path_id(raw, kind.as_str())?;
+    let record = fetch(id).await?.ok_or(ApiError::NotFound {
+        kind: kind.as_str(),
+    })?;
+    let Scope { owners, agency } = scope(&record);
+    let sid = id.to_string();
+    authorize(
+        state,
+        who,
+        act,
+        kind,
+        Some(&sid),
+        &owners,
+        agency.as_deref(),
+    )
+    .await?;
+    Ok(record)
+}
+
+/// A path id that is not a UUID names nothing: 404.
+pub fn path_id(raw: &str, kind: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| ApiError::NotFound { kind })
 }
 
 /// Reads `cursor` and `limit` (default 50, at most 200).

@@ -9,9 +9,8 @@ use puente_policy::{Act, ResourceKind};
 use puente_store::{User, UserChanges};
 use uuid::Uuid;
 
-use super::commitments::path_id;
 use super::dto::{UserCreatedOut, UserOut, UserPage};
-use super::{authorize, cursor, now, page};
+use super::{Scope, authorize, cursor, may, now, page};
 use crate::auth::{Authed, password};
 use crate::input::{JsonBody, Obj, Query, done, object};
 use crate::problem::ApiError;
@@ -79,16 +78,7 @@ pub async fn list(
     who: Authed,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<UserPage>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::List,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::List, KIND).await?;
     let mut q = Query::parse(raw.as_deref());
     let mut e = Errors::new();
     let page = page(&mut q, &mut e);
@@ -102,35 +92,17 @@ pub async fn list(
 }
 
 async fn load(state: &AppState, who: &Authed, raw: &str, act: Act) -> Result<User, ApiError> {
-    authorize(
+    let scope = |r: &User| Scope::origin(r.meta.origin);
+    super::load(
         state,
         who,
-        Act::List,
+        raw,
         KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
-    let id = path_id(raw, "user")?;
-    let u = state
-        .inner
-        .store
-        .user_by_id(id)
-        .await?
-        .ok_or(ApiError::NotFound { kind: "user" })?;
-    let sid = id.to_string();
-    authorize(
-        state,
-        who,
         act,
-        KIND,
-        Some(&sid),
-        &[state.inner.party],
-        None,
+        |id| state.inner.store.user_by_id(id),
+        scope,
     )
-    .await?;
-    Ok(u)
+    .await
 }
 
 /// `GET /api/v1/users/{id}`
@@ -158,16 +130,7 @@ pub async fn create(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<UserCreatedOut>), ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Create,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Create, KIND).await?;
     let mut e = Errors::new();
     let parsed = object(&mut e, "", &body).and_then(|mut o| {
         let name = o.str(&mut e, "name").and_then(|n| {
@@ -229,16 +192,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<UserOut>, ApiError> {
-    authorize(
-        &state,
-        &who,
-        Act::Update,
-        KIND,
-        None,
-        &[state.inner.party],
-        None,
-    )
-    .await?;
+    may(&state, &who, Act::Update, KIND).await?;
     let current = load(&state, &who, &id, Act::Update).await?;
     let mut e = Errors::new();
     let parsed = object(&mut e, "", &body).and_then(|mut o| {
