@@ -356,7 +356,6 @@ fn render(state: &AppState, e: &ApiError, lang: Lang, instance: &str, id: Uuid) 
             ),
             vec![],
         ),
-        ApiError::MethodNotAllowed => (i.t(lang, "problem-method-not-allowed", &[]), vec![]),
         other => (
             i.t(lang, &format!("problem-{}-detail", other.code()), &[]),
             vec![],

@@ -426,6 +426,15 @@ async fn validation_rules(backend: Backend) {
         vec![("/".to_owned(), "wrong-type".to_owned())]
     );
 
+    // A body over the node's limit (1 MiB by default) is refused whole.
+    let mut huge = good.clone();
+    huge["description"]["en"] = json!("x".repeat(1_100_000));
+    let (s, p) = api.post("/api/v1/commitments", huge).await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload-too-large"))
+    );
+
     // Bad query parameters name the parameter.
     let (s, p) = api
         .get("/api/v1/commitments?status=late&limit=0&colour=red")
@@ -788,6 +797,18 @@ async fn login_sessions_and_rate_limit(backend: Backend) {
         ),
         (1, 5, 1)
     );
+    // Nothing in the API changes or removes an audit entry.
+    let admin = Api::new(&node, &node.token("admin").await);
+    for method in [Method::PUT, Method::DELETE, Method::PATCH, Method::POST] {
+        let (s, p) = admin
+            .call(method.clone(), "/api/v1/audit", Some(json!({"seq": 1})))
+            .await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method-not-allowed")),
+            "{method}"
+        );
+    }
     let text = audit.to_string();
     assert!(
         !text.contains("wrong password") && !text.contains(&node.admin_password),

@@ -30,6 +30,7 @@ problem-login-failed-detail = The user name or password is wrong, or the account
 problem-internal = Internal error
 problem-internal-detail = Something went wrong on this node. Quote request { $request_id } to its administrator.
 problem-method-not-allowed = Method not allowed
+problem-method-not-allowed-detail = This route does not accept that method; see the Allow header.
 
 # Field errors
 field-missing = This field is required.

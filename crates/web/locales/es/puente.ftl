@@ -30,6 +30,7 @@ problem-login-failed-detail = El nombre de usuario o la contraseña son incorrec
 problem-internal = Error interno
 problem-internal-detail = Algo salió mal en este nodo. Indique la solicitud { $request_id } a su administrador.
 problem-method-not-allowed = Método no permitido
+problem-method-not-allowed-detail = Esta ruta no acepta ese método; consulte el encabezado Allow.
 
 # Errores de campo
 field-missing = Este campo es obligatorio.

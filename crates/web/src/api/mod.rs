@@ -9,7 +9,6 @@ pub mod meetings;
 pub mod users;
 
 use axum::extract::State;
-use axum::http::Method;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -79,22 +78,20 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit::list))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).put(users::update));
+    // Fallbacks first: layers wrap only what the router holds when they are added.
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::NotFound { kind: "route" } })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             problem_layer,
         ))
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .fallback(|method: Method| async move {
-            let _ = method;
-            ApiError::NotFound { kind: "route" }
-        })
         .with_state(state)
 }
 
