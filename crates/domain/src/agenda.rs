@@ -87,12 +87,23 @@ mod tests {
     use time::macros::date;
 
     fn schedule(start: Date, due: Date, n_actions: u64, completed: bool) -> StatusSchedule {
+        with_progress(start, due, n_actions, completed, None)
+    }
+
+    fn with_progress(
+        start: Date,
+        due: Date,
+        n_actions: u64,
+        completed: bool,
+        progress: Option<f64>,
+    ) -> StatusSchedule {
+        let progress = progress.map(|p| vec![Some(p)]).unwrap_or_default();
         StatusSchedule::of(&StatusInputs {
             start,
             due,
             n_actions,
             completed,
-            progress: vec![],
+            progress,
         })
     }
 
@@ -139,24 +150,37 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_overdue_candidate_is_listed_and_nothing_twice(
-            dues in proptest::collection::vec((0i64..300, 0i64..300, any::<bool>()), 0..30),
+        fn lists_exactly_what_the_rule_names_in_order_and_once(
+            cands in proptest::collection::vec(
+                (0i64..300, 0i64..300, 0u64..3, proptest::bool::weighted(0.2),
+                 proptest::option::of(0.0f64..1.2)),
+                0..30,
+            ),
+            previous in proptest::option::of(0i64..150),
         ) {
             let base = date!(2025 - 01 - 01);
             let d = date!(2025 - 06 - 01);
-            let cands: Vec<_> = dues.iter().enumerate().map(|(n, (s, len, done))| {
+            let previous = previous.map(|p| base + time::Duration::days(p));
+            let cands: Vec<_> = cands.iter().enumerate().map(|(n, (s, len, acts, done, p))| {
                 let start = base + time::Duration::days(*s);
                 (AgendaSubject::Commitment(Uuid::from_u128(n as u128)),
-                 schedule(start, start + time::Duration::days(*len), 1, *done))
+                 with_progress(start, start + time::Duration::days(*len), *acts, *done, *p))
             }).collect();
-            let items = build_agenda(d, Some(date!(2025 - 03 - 01)), cands.clone());
+            let items = build_agenda(d, previous, cands.clone());
             for (subject, s) in &cands {
-                let listed = items.iter().any(|i| i.subject == *subject);
-                if s.status_on(d) == Status::Overdue { prop_assert!(listed); }
-                if s.due > d && s.status_on(d) != Status::AtRisk { prop_assert!(!listed); }
+                let listed: Vec<_> = items.iter().filter(|i| i.subject == *subject).collect();
+                let due_in_window = s.due <= d && previous.is_none_or(|l| s.due > l);
+                let expected = match s.status_on(d) {
+                    Status::Overdue => Some(AgendaReason::Overdue),
+                    Status::AtRisk => Some(AgendaReason::AtRisk),
+                    _ if due_in_window => Some(AgendaReason::Due),
+                    _ => None,
+                };
+                prop_assert_eq!(listed.first().map(|i| i.reason), expected);
+                prop_assert!(listed.len() <= 1);
             }
             for w in items.windows(2) {
-                prop_assert!((w[0].reason, w[0].due) <= (w[1].reason, w[1].due));
+                prop_assert!((w[0].reason, w[0].due, w[0].subject) <= (w[1].reason, w[1].due, w[1].subject));
             }
         }
     }

@@ -139,7 +139,7 @@ impl Output {
     /// A finite, non-negative value with a unit and what was counted, found at `pointer`.
     pub fn new(pointer: &str, value: f64, unit: &str, what: &str) -> Result<Output, Invalid> {
         let mut errors = Errors::new();
-        if !value.is_finite() || value < 0.0 {
+        if !crate::error::quantity_ok(value) || value < 0.0 {
             errors.push(format!("{pointer}/value"), FieldErrorCode::OutOfRange);
         }
         let unit = errors.take(check_text(&format!("{pointer}/unit"), unit, MAX_UNIT));

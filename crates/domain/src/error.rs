@@ -143,14 +143,48 @@ impl Errors {
     }
 }
 
-/// Checks a free-text field: trimmed non-empty, at most `max` characters.
+/// Checks a free-text field: trimmed non-empty, at most `max` characters, and no control
+/// characters other than tab and line breaks (a NUL, for one, is not text, and PostgreSQL refuses
+/// it).
 pub fn check_text(pointer: &str, text: &str, max: usize) -> Result<String, Invalid> {
     let t = text.trim();
     if t.is_empty() {
         return Err(Invalid::one(pointer, FieldErrorCode::Empty));
     }
+    if t.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Invalid::one(
+            pointer,
+            FieldErrorCode::InvalidFormat { expected: "text" },
+        ));
+    }
     if t.chars().count() > max {
         return Err(Invalid::one(pointer, FieldErrorCode::TooLong { max }));
     }
     Ok(t.to_owned())
+}
+
+/// The largest magnitude a quantity, target or measurement may have. Far beyond any real figure,
+/// and small enough that progress arithmetic stays finite.
+pub const MAX_QUANTITY: f64 = 1e15;
+
+/// Whether `v` is a number puente accepts as a quantity.
+pub fn quantity_ok(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_QUANTITY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(check_text("/t", "  hola ", 10), Ok("hola".to_owned()));
+        assert!(check_text("/t", "line one\nline two\ttab", 100).is_ok());
+        for bad in ["", "   ", "a\0b", "bell\u{7}", "x".repeat(11).as_str()] {
+            assert!(check_text("/t", bad, 10).is_err(), "{bad:?}");
+        }
+        assert!(quantity_ok(1e15) && !quantity_ok(1e16) && !quantity_ok(f64::NAN));
+    }
 }

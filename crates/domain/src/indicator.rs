@@ -94,14 +94,14 @@ impl IndicatorDraft {
             );
         }
         let unit = errors.take(check_text("/unit", unit, MAX_UNIT));
-        if !baseline_value.is_finite() {
+        if !crate::error::quantity_ok(baseline_value) {
             errors.push("/baseline/value", FieldErrorCode::OutOfRange);
         }
         if targets.len() > MAX_TARGETS {
             errors.push("/targets", FieldErrorCode::TooLong { max: MAX_TARGETS });
         }
         for (i, t) in targets.iter().enumerate() {
-            if !t.value.is_finite() {
+            if !crate::error::quantity_ok(t.value) {
                 errors.push(format!("/targets/{i}/value"), FieldErrorCode::OutOfRange);
             }
             if targets[..i].iter().any(|u| u.period == t.period) {
@@ -151,7 +151,7 @@ impl MeasurementDraft {
         source: &str,
     ) -> Result<Self, Invalid> {
         let mut errors = Errors::new();
-        if !value.is_finite() {
+        if !crate::error::quantity_ok(value) {
             errors.push("/value", FieldErrorCode::OutOfRange);
         }
         let source = errors.take(check_text("/source", source, MAX_SOURCE));
@@ -197,7 +197,8 @@ impl IndicatorDraft {
             };
             return Some(if met { 1.0 } else { 0.0 });
         }
-        Some((actual - self.baseline_value) / span)
+        // Bounded inputs keep this finite; never hand on a NaN that reads like "no data".
+        Some((actual - self.baseline_value) / span).filter(|p| p.is_finite())
     }
 }
 

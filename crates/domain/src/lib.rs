@@ -28,5 +28,5 @@ pub use party::{Party, PartyCode};
 pub use period::Period;
 pub use program::{AreaCode, MeasureArea, Program};
 pub use record::RecordMeta;
-pub use role::Role;
+pub use role::{Role, UserName};
 pub use status::{Status, StatusInputs, StatusSchedule};

@@ -69,3 +69,58 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
     }
 }
+
+/// A user's login name: 1–64 lower-case letters, digits, `.`, `_` or `-`, starting with a letter
+/// or digit. One rule for the API and the command line, so no lookalike names (`Admin`) exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserName(String);
+
+impl UserName {
+    pub const MAX: usize = 64;
+
+    pub fn parse(s: &str) -> Result<UserName, crate::Invalid> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        if ok {
+            Ok(UserName(s.to_owned()))
+        } else {
+            Err(crate::Invalid::one(
+                "/name",
+                crate::FieldErrorCode::InvalidFormat {
+                    expected: "user-name",
+                },
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lower_case_and_plain() {
+        for ok in ["admin", "ana.lopez", "cbp_1", "9x"] {
+            assert!(UserName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Admin",
+            "-x",
+            ".x",
+            "a b",
+            "ñandú",
+            &"a".repeat(65),
+            "a\0",
+        ] {
+            assert!(UserName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

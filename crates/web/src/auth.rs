@@ -18,6 +18,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use puente_domain::UserName;
 use puente_domain::error::Errors;
 use puente_store::{NewAuditEntry, User, WriteCtx};
 
@@ -85,14 +86,31 @@ pub mod token {
     }
 }
 
-/// Counts failed logins per user name and per client address in a sliding window; a key over
-/// its limit is refused until its oldest failure leaves the window.
+/// Counts login attempts per user name and per client address in a sliding window; a key over
+/// its limit is refused until its oldest attempt leaves the window.
+///
+/// An attempt is counted *before* the password is checked (and forgiven for the name if it
+/// succeeds), so parallel guesses cannot all slip in while the slow hash runs.
 pub struct LoginLimiter {
     per_name: u32,
     per_ip: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    attempts: Mutex<HashMap<[u8; 32], Vec<Instant>>>,
 }
+
+/// Keys are hashed so a spray of long names costs 32 bytes each, not their length.
+fn key(kind: &str, value: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(kind)
+        .chain_update([0])
+        .chain_update(value)
+        .finalize()
+        .into()
+}
+
+/// At most this many keys are remembered; past it, keys whose attempts all left the window go.
+const MAX_KEYS: usize = 100_000;
 
 impl LoginLimiter {
     pub fn new(per_name: u32, per_ip: u32, window: Duration) -> Self {
@@ -100,44 +118,50 @@ impl LoginLimiter {
             per_name,
             per_ip,
             window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Seconds to wait if either key is over its limit.
-    fn blocked(&self, name: &str, ip: &str, now: Instant) -> Option<u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// Counts an attempt for `name` from `ip` at `now`, or says how many seconds to wait if
+    /// either is over its limit (and then counts nothing).
+    pub fn attempt(&self, name: &str, ip: &str, now: Instant) -> Result<(), u64> {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = [
+            (key("name", name), self.per_name),
+            (key("ip", ip), self.per_ip),
+        ];
         let mut wait = None;
-        for (key, limit) in [
-            (format!("n:{name}"), self.per_name),
-            (format!("i:{ip}"), self.per_ip),
-        ] {
-            if let Some(v) = map.get_mut(&key) {
+        for (k, limit) in &keys {
+            if let Some(v) = map.get_mut(k) {
                 v.retain(|t| now.duration_since(*t) < self.window);
-                if v.len() as u32 >= limit {
+                if v.len() as u32 >= *limit {
                     let oldest = v.first().copied().unwrap_or(now);
-                    let secs =
-                        (self.window.saturating_sub(now.duration_since(oldest))).as_secs() + 1;
+                    let secs = self
+                        .window
+                        .saturating_sub(now.duration_since(oldest))
+                        .as_secs()
+                        + 1;
                     wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
                 }
             }
         }
-        wait
-    }
-
-    fn record_failure(&self, name: &str, ip: &str, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound memory under a spray of random names: forget everything past 100,000 keys.
-        if map.len() > 100_000 {
-            map.clear();
+        if let Some(secs) = wait {
+            return Err(secs);
         }
-        map.entry(format!("n:{name}")).or_default().push(now);
-        map.entry(format!("i:{ip}")).or_default().push(now);
+        if map.len() >= MAX_KEYS {
+            let window = self.window;
+            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        for (k, _) in keys {
+            map.entry(k).or_default().push(now);
+        }
+        Ok(())
     }
 
-    fn record_success(&self, name: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("n:{name}"));
+    /// Forgives the name's attempts after a successful login (the address keeps its count).
+    pub fn succeeded(&self, name: &str) {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&key("name", name));
     }
 }
 
@@ -241,13 +265,18 @@ pub async fn login(
         target: None,
         detail: "{}".to_owned(),
     };
-    if let Some(secs) = limiter.blocked(&name, &ip, Instant::now()) {
+    if let Err(secs) = limiter.attempt(&name, &ip, Instant::now()) {
         store.append_audit(&audit("login.throttled")).await?;
         return Err(ApiError::TooManyRequests {
             retry_after_secs: secs,
         });
     }
-    let user = store.user_by_name(&name).await?;
+    // A name no user can have is not looked up (and costs the store nothing).
+    let user = if UserName::parse(&name).is_ok() {
+        store.user_by_name(&name).await?
+    } else {
+        None
+    };
     // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
     let phc = user
         .as_ref()
@@ -259,12 +288,11 @@ pub async fn login(
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            limiter.record_failure(&name, &ip, Instant::now());
             store.append_audit(&audit("login.failure")).await?;
             return Err(ApiError::LoginFailed);
         }
     };
-    limiter.record_success(&name);
+    limiter.succeeded(&name);
     let (secret, hash) = token::generate();
     let ttl = state.inner.config.session_ttl;
     let expires = now + time::Duration::seconds(ttl.as_secs() as i64);
@@ -345,18 +373,34 @@ mod tests {
     }
 
     #[test]
-    fn limiter_blocks_after_the_limit_and_forgets_after_the_window() {
+    fn limiter_counts_attempts_before_they_finish_and_forgets_after_the_window() {
         let l = LoginLimiter::new(3, 10, Duration::from_secs(60));
         let t0 = Instant::now();
+        // Three attempts in flight at once: the fourth is refused before any has finished.
         for _ in 0..3 {
-            assert_eq!(l.blocked("ana", "1.2.3.4", t0), None);
-            l.record_failure("ana", "1.2.3.4", t0);
+            assert_eq!(l.attempt("ana", "1.2.3.4", t0), Ok(()));
         }
-        assert!(l.blocked("ana", "5.6.7.8", t0).is_some());
-        assert_eq!(l.blocked("bob", "1.2.3.4", t0), None);
+        assert_eq!(l.attempt("ana", "5.6.7.8", t0), Err(61));
+        assert_eq!(l.attempt("bob", "1.2.3.4", t0), Ok(()));
         assert_eq!(
-            l.blocked("ana", "1.2.3.4", t0 + Duration::from_secs(61)),
-            None
+            l.attempt("ana", "1.2.3.4", t0 + Duration::from_secs(61)),
+            Ok(())
         );
+        // A success forgives the name.
+        l.succeeded("ana");
+        assert_eq!(
+            l.attempt("ana", "9.9.9.9", t0 + Duration::from_secs(61)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn limiter_blocks_an_address_spraying_names() {
+        let l = LoginLimiter::new(3, 5, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for n in 0..5 {
+            assert_eq!(l.attempt(&format!("user{n}"), "6.6.6.6", t0), Ok(()));
+        }
+        assert!(l.attempt("someone-else", "6.6.6.6", t0).is_err());
     }
 }

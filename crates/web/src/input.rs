@@ -245,8 +245,18 @@ pub fn localized(e: &mut Errors, ptr: &str, v: &Value, max: usize) -> Option<Loc
     if ok { parsed } else { None }
 }
 
+/// The days puente accepts: the same years as reporting periods.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// An ISO 8601 calendar date (`YYYY-MM-DD`) in [`YEARS`], or `None`.
+pub fn date(s: &str) -> Option<Date> {
+    let d = Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
+    // The parser also takes signed and five-digit years; only four-digit ones in range are days.
+    (s.len() == 10 && YEARS.contains(&d.year())).then_some(d)
+}
+
 pub fn parse_date(e: &mut Errors, ptr: &str, s: &str) -> Option<Date> {
-    let r = Date::parse(s, format_description!("[year]-[month]-[day]")).ok();
+    let r = date(s);
     if r.is_none() {
         e.push(ptr, FieldErrorCode::InvalidFormat { expected: "date" });
     }
@@ -314,13 +324,19 @@ impl Query {
             .filter(|v| !v.is_empty())
     }
 
+    /// Reports unknown parameters, parameters given twice, and values that are not text.
     pub fn finish(self, e: &mut Errors) {
-        for (k, _) in &self.pairs {
+        for (i, (k, v)) in self.pairs.iter().enumerate() {
+            let ptr = format!("/{}", escape_pointer(k));
+            if e.has(&ptr) {
+                continue;
+            }
             if !self.seen.contains(&k.as_str()) {
-                e.push(
-                    format!("/{}", escape_pointer(k)),
-                    FieldErrorCode::UnknownField,
-                );
+                e.push(ptr, FieldErrorCode::UnknownField);
+            } else if self.pairs[..i].iter().any(|(k2, _)| k2 == k) {
+                e.push(ptr, FieldErrorCode::Duplicate);
+            } else if v.chars().any(char::is_control) {
+                e.push(ptr, FieldErrorCode::InvalidFormat { expected: "string" });
             }
         }
     }
@@ -334,7 +350,12 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                let hex = &bytes[i + 1..i + 3];
+                let hex = hex
+                    .iter()
+                    .all(u8::is_ascii_hexdigit)
+                    .then(|| std::str::from_utf8(hex).ok())
+                    .flatten();
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
                         out.push(b);
@@ -381,6 +402,21 @@ mod tests {
     }
 
     #[test]
+    fn dates_are_plain_four_digit_years_in_range() {
+        assert!(date("2025-09-03").is_some());
+        for bad in [
+            "-0001-01-01",
+            "+2025-09-03",
+            "1899-12-31",
+            "2201-01-01",
+            "2025-9-3",
+            "12025-01-01",
+        ] {
+            assert!(date(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
     fn query_strings_decode_and_report_unknowns() {
         let mut q = Query::parse(Some("area=fuel-theft&due_from=2025-01-01&x=%C3%A9+a"));
         assert_eq!(q.get("area"), Some("fuel-theft"));
@@ -388,5 +424,12 @@ mod tests {
         q.finish(&mut e);
         assert!(e.has("/due_from") && e.has("/x"));
         assert_eq!(percent_decode("%C3%A9+a%2"), "é a%2");
+        assert_eq!(percent_decode("%+1"), "% 1");
+        let mut q = Query::parse(Some("party=US&party=XX&agency=a%00b"));
+        q.get("party");
+        q.get("agency");
+        let mut e = Errors::new();
+        q.finish(&mut e);
+        assert!(e.has("/party") && e.has("/agency"));
     }
 }

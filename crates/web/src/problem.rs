@@ -21,7 +21,7 @@ use puente_store::StoreError;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::i18n::negotiate;
+use crate::i18n::{I18n, negotiate};
 use crate::state::AppState;
 
 /// Why a request failed. The set is closed; each variant has a stable code.
@@ -38,6 +38,8 @@ pub enum ApiError {
     Invalid(Invalid),
     BadQuery(Invalid),
     MalformedJson,
+    /// A request the framework could not read (a path segment that is not UTF-8, say).
+    MalformedRequest,
     UnsupportedMediaType,
     PayloadTooLarge {
         limit: usize,
@@ -66,7 +68,9 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadQuery(_) | Self::MalformedJson => StatusCode::BAD_REQUEST,
+            Self::BadQuery(_) | Self::MalformedJson | Self::MalformedRequest => {
+                StatusCode::BAD_REQUEST
+            }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::VersionConflict { .. } | Self::JointChange | Self::Duplicate { .. } => {
@@ -88,6 +92,7 @@ impl ApiError {
             Self::Invalid(_) => "validation",
             Self::BadQuery(_) => "bad-query",
             Self::MalformedJson => "malformed-json",
+            Self::MalformedRequest => "malformed-request",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::VersionConflict { .. } => "version-conflict",
@@ -243,10 +248,19 @@ pub async fn problem_layer(
         None if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
             Some(ApiError::MethodNotAllowed)
         }
+        None if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Some(ApiError::PayloadTooLarge {
+                limit: state.inner.config.max_body_bytes,
+            })
+        }
+        None if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Some(ApiError::UnsupportedMediaType)
+        }
+        None if response.status().is_client_error() => Some(ApiError::MalformedRequest),
         None => None,
     };
     if let Some(e) = error {
-        let problem = render(&state, &e, lang, &instance, request_id);
+        let problem = render(&state.inner.i18n, &e, lang, &instance, request_id);
         let status = e.status();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let headers = std::mem::take(response.headers_mut());
@@ -272,8 +286,7 @@ pub async fn problem_layer(
     response
 }
 
-fn render(state: &AppState, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Problem {
-    let i = &state.inner.i18n;
+fn render(i: &I18n, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Problem {
     let code = e.code();
     let kind_name = |k: &str| i.t(lang, &format!("kind-{k}"), &[]);
     let (detail, errors) = match e {
@@ -299,10 +312,7 @@ fn render(state: &AppState, e: &ApiError, lang: Lang, instance: &str, id: Uuid) 
                 "problem-validation-detail",
                 &[("count", inv.0.len().into())],
             ),
-            inv.0
-                .iter()
-                .map(|f| field_problem(state, lang, f))
-                .collect(),
+            inv.0.iter().map(|f| field_problem(i, lang, f)).collect(),
         ),
         ApiError::PayloadTooLarge { limit } => (
             i.t(
@@ -377,8 +387,7 @@ fn render(state: &AppState, e: &ApiError, lang: Lang, instance: &str, id: Uuid) 
     }
 }
 
-fn field_problem(state: &AppState, lang: Lang, f: &FieldError) -> FieldProblem {
-    let i = &state.inner.i18n;
+fn field_problem(i: &I18n, lang: Lang, f: &FieldError) -> FieldProblem {
     let type_name = |t: &str| i.t(lang, &format!("type-{t}"), &[]);
     let args: Vec<(&str, FluentValue<'_>)> = match &f.code {
         FieldErrorCode::WrongType { expected } | FieldErrorCode::InvalidFormat { expected } => {
@@ -392,5 +401,152 @@ fn field_problem(state: &AppState, lang: Lang, f: &FieldError) -> FieldProblem {
         pointer: f.pointer.clone(),
         code: f.code.code().to_owned(),
         detail: i.t(lang, &format!("field-{}", f.code.code()), &args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use puente_domain::FieldError;
+
+    /// The `"…"` literals that follow `marker` in the Rust files under `dir`: the message ids
+    /// the code builds at run time (`kind: "…"`, `expected: "…"`, `duplicate("…"`).
+    fn literals_after(dir: &str, marker: &str) -> Vec<String> {
+        let mut out = vec![];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut stack = vec![root];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for piece in text.split(marker).skip(1) {
+                        if let Some(lit) = piece.split('"').next() {
+                            if !lit.is_empty()
+                                && lit.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                            {
+                                out.push(lit.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn assert_translated(i: &I18n, id: &str) {
+        for lang in Lang::ALL {
+            let text = i.t(
+                lang,
+                id,
+                &[
+                    ("count", 2.into()),
+                    ("rule", "r".into()),
+                    ("kind", "k".into()),
+                ],
+            );
+            assert_ne!(text, id, "message {id} missing in {lang}");
+        }
+    }
+
+    #[test]
+    fn every_message_the_code_can_ask_for_exists_in_both_languages() {
+        let i = I18n::new();
+        let expected = [
+            literals_after("src", "expected: \""),
+            literals_after("../domain/src", "expected: \""),
+        ]
+        .concat();
+        assert!(
+            expected.contains(&"date".to_owned()) && expected.contains(&"user-name".to_owned())
+        );
+        for t in expected {
+            assert_translated(&i, &format!("type-{t}"));
+        }
+        let kinds = [
+            literals_after("src", "kind: \""),
+            literals_after("../store/src", "duplicate(\""),
+            puente_policy::ResourceKind::ALL
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+        ]
+        .concat();
+        assert!(kinds.contains(&"follow-up".to_owned()) && kinds.contains(&"route".to_owned()));
+        for k in kinds {
+            assert_translated(&i, &format!("kind-{k}"));
+        }
+        let codes = [
+            FieldErrorCode::Missing,
+            FieldErrorCode::WrongType { expected: "string" },
+            FieldErrorCode::UnknownField,
+            FieldErrorCode::UnknownArea,
+            FieldErrorCode::UnknownParty,
+            FieldErrorCode::UnknownIndicator,
+            FieldErrorCode::UnknownCommitment,
+            FieldErrorCode::DueBeforeStart,
+            FieldErrorCode::MissingLanguage { lang: "es" },
+            FieldErrorCode::UnknownLanguage,
+            FieldErrorCode::TooLong { max: 3 },
+            FieldErrorCode::Empty,
+            FieldErrorCode::InvalidFormat { expected: "date" },
+            FieldErrorCode::OutOfRange,
+            FieldErrorCode::Duplicate,
+            FieldErrorCode::Immutable,
+            FieldErrorCode::Mismatch,
+        ];
+        for c in codes {
+            assert_translated(&i, &format!("field-{}", c.code()));
+        }
+        let errors = [
+            ApiError::Unauthenticated,
+            ApiError::LoginFailed,
+            ApiError::Forbidden { rule: "r".into() },
+            ApiError::NotFound { kind: "commitment" },
+            ApiError::Invalid(Invalid(vec![FieldError::new(
+                "/x",
+                FieldErrorCode::Missing,
+            )])),
+            ApiError::BadQuery(Invalid(vec![FieldError::new(
+                "/x",
+                FieldErrorCode::Missing,
+            )])),
+            ApiError::MalformedJson,
+            ApiError::MalformedRequest,
+            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::VersionConflict {
+                current: 2,
+                given: 1,
+            },
+            ApiError::JointChange,
+            ApiError::Duplicate {
+                what: "user",
+                pointer: "/name",
+            },
+            ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            ApiError::MethodNotAllowed,
+            ApiError::Internal,
+        ];
+        for e in errors {
+            for lang in Lang::ALL {
+                let p = render(&i, &e, lang, "/x", Uuid::nil());
+                let text = serde_json::to_string(&p).unwrap();
+                for prefix in ["problem-", "field-", "type-", "kind-"] {
+                    assert!(
+                        !text.contains(prefix),
+                        "untranslated id in {lang} {}: {text}",
+                        e.code()
+                    );
+                }
+            }
+        }
     }
 }

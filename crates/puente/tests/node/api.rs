@@ -969,3 +969,305 @@ async fn own_settings_and_language(backend: Backend) {
 }
 
 both_backends!(own_settings_and_language);
+
+async fn hostile_input_is_refused_cleanly(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    node.add_user("officer", "program-officer").await;
+    let api = Api::new(&node, &node.token("officer").await);
+    let base = commitment(&["US"], 0, 30);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut b = base.clone();
+        f(&mut b);
+        b
+    };
+    // Control characters, impossible years and absurd numbers: 422 on both stores, never 500.
+    for (body, pointer, code) in [
+        (
+            with(&|b| b["title"]["en"] = json!("nul\u{0}byte")),
+            "/title/en",
+            "invalid-format",
+        ),
+        (
+            with(&|b| b["start"] = json!("-0001-01-01")),
+            "/start",
+            "invalid-format",
+        ),
+        (
+            with(&|b| b["due"] = json!("99999-01-01")),
+            "/due",
+            "invalid-format",
+        ),
+    ] {
+        let got = problems(&api, body).await;
+        assert_eq!(got, [(pointer.to_owned(), code.to_owned())]);
+    }
+    let (s, p) = api
+        .get("/api/v1/commitments?agency=a%00b&party=US&party=MX")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    let mut ptrs: Vec<_> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    ptrs.sort();
+    assert_eq!(ptrs, ["/agency", "/party"]);
+    // A path the framework cannot decode is a problem document too.
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/commitments/%FF", node.url))
+        .bearer_auth(api.token.as_ref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // An indicator's measurements are all of one kind of period.
+    let (_, ind) = api
+        .post("/api/v1/indicators", json!({
+            "code": "SEIZURES", "name": {"en": "Seizures", "es": "Aseguramientos"}, "unit": "kg",
+            "direction": "higher-is-better", "baseline": {"value": 100, "period": "2024"},
+            "targets": [{"period": "2026", "value": 200}],
+        }))
+        .await;
+    let mpath = format!(
+        "/api/v1/indicators/{}/measurements",
+        ind["id"].as_str().unwrap()
+    );
+    let m = |period: &str| json!({"period": period, "value": 150, "source": "test"});
+    assert_eq!(api.post(&mpath, m("2025")).await.0, StatusCode::CREATED);
+    let (s, p) = api.post(&mpath, m("2025-12")).await;
+    assert_eq!(
+        (s, p["errors"][0]["pointer"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/period"))
+    );
+}
+
+async fn joint_commitments_and_dates_of_actions(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    node.add_user("officer", "program-officer").await;
+    let api = Api::new(&node, &node.token("officer").await);
+    let (_, joint) = api
+        .post("/api/v1/commitments", commitment(&["US", "MX"], -10, 30))
+        .await;
+    let jid = joint["id"].as_str().unwrap().to_owned();
+    // Each party records its own actions on a joint commitment…
+    let (s, a) = api.post("/api/v1/actions", action(&jid, false)).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    // …but cannot declare it fulfilled alone, neither at once nor by a later change.
+    let (s, p) = api.post("/api/v1/actions", action(&jid, true)).await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("joint-change"))
+    );
+    let mut change = action(&jid, true);
+    change["version"] = json!(1);
+    let (s, _) = api
+        .put(
+            &format!("/api/v1/actions/{}", a["id"].as_str().unwrap()),
+            change,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_ne!(
+        api.get(&format!("/api/v1/commitments/{jid}")).await.1["status"],
+        "done"
+    );
+    // An action is something done: not dated in the future.
+    let (_, own) = api
+        .post("/api/v1/commitments", commitment(&["US"], -10, 30))
+        .await;
+    let mut later = action(own["id"].as_str().unwrap(), false);
+    later["date"] = json!(day(3));
+    assert_eq!(
+        problems_at(&api, "/api/v1/actions", later).await,
+        [("/date".to_owned(), "out-of-range".to_owned())]
+    );
+}
+
+async fn problems_at(api: &Api<'_>, path: &str, body: Value) -> Vec<(String, String)> {
+    let (s, p) = api.post(path, body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn user_management_rules(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    let admin = Api::new(&node, &node.token("admin").await);
+    // Names follow one rule everywhere; an agency user needs an agency.
+    assert_eq!(
+        problems_at(
+            &admin,
+            "/api/v1/users",
+            json!({"name": "Admin", "role": "analyst"})
+        )
+        .await,
+        [("/name".to_owned(), "invalid-format".to_owned())]
+    );
+    assert_eq!(
+        problems_at(
+            &admin,
+            "/api/v1/users",
+            json!({"name": "cbp2", "role": "agency-user"})
+        )
+        .await,
+        [("/agency".to_owned(), "missing".to_owned())]
+    );
+    let (s, u) = admin
+        .post(
+            "/api/v1/users",
+            json!({"name": "ana", "role": "analyst", "lang": "es"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    assert!(
+        u["password"].as_str().is_some_and(|p| p.len() >= 20),
+        "a generated password, shown once"
+    );
+    let upath = format!("/api/v1/users/{}", u["id"].as_str().unwrap());
+    // Disabling keeps everything else; a later change of one field does not re-enable.
+    let (_, d) = admin
+        .put(&upath, json!({"disabled": true, "version": 1}))
+        .await;
+    assert_eq!(
+        (
+            d["disabled"].as_bool(),
+            d["role"].as_str(),
+            d["lang"].as_str()
+        ),
+        (Some(true), Some("analyst"), Some("es"))
+    );
+    let (_, d) = admin.put(&upath, json!({"lang": "en", "version": 2})).await;
+    assert_eq!(
+        (d["disabled"].as_bool(), d["lang"].as_str()),
+        (Some(true), Some("en")),
+        "{d}"
+    );
+    // An administrator cannot demote or disable themself.
+    let (_, me) = admin.get("/api/v1/me").await;
+    let (_, self_) = admin
+        .get(&format!("/api/v1/users/{}", me["id"].as_str().unwrap()))
+        .await;
+    let (s, p) = admin
+        .put(
+            &format!("/api/v1/users/{}", me["id"].as_str().unwrap()),
+            json!({"role": "analyst", "disabled": true, "version": self_["version"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let mut ptrs: Vec<_> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    ptrs.sort();
+    assert_eq!(ptrs, ["/disabled", "/role"]);
+}
+
+async fn agency_users_see_only_their_agency(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    node.add_user("officer", "program-officer").await;
+    node.add_user("cbp", "agency-user").await; // agency CBP
+    let officer = Api::new(&node, &node.token("officer").await);
+    let agency = Api::new(&node, &node.token("cbp").await);
+    let mut ids = vec![];
+    for a in ["CBP", "DEA", "CBP"] {
+        let mut c = commitment(&["US"], -10, 30);
+        c["agency"] = json!(a);
+        let (_, c) = officer.post("/api/v1/commitments", c).await;
+        let mut act = action(c["id"].as_str().unwrap(), false);
+        act["agency"] = json!(a);
+        officer.post("/api/v1/actions", act).await;
+        ids.push((a, c["id"].as_str().unwrap().to_owned()));
+    }
+    let (_, list) = agency.get("/api/v1/commitments").await;
+    let seen: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["agency"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["CBP", "CBP"]);
+    // Asking for another agency changes nothing.
+    let (_, list) = agency.get("/api/v1/commitments?agency=DEA").await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["agency"] == "CBP")
+    );
+    let (_, acts) = agency.get("/api/v1/actions").await;
+    let seen: Vec<_> = acts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agency"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["CBP", "CBP"]);
+    let dea = &ids[1].1;
+    assert_eq!(
+        agency.get(&format!("/api/v1/commitments/{dea}")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        agency
+            .get(&format!("/api/v1/commitments/{}", ids[0].1))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+async fn parallel_guesses_are_throttled(backend: Backend) {
+    let node = TestNode::spawn(backend).await;
+    let mut guesses = vec![];
+    for n in 0..30 {
+        let (url, client) = (node.url.clone(), reqwest::Client::new());
+        guesses.push(tokio::spawn(async move {
+            client
+                .post(format!("{url}/api/v1/login"))
+                .json(&json!({"name": "admin", "password": format!("guess {n}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut statuses = vec![];
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (wrong, throttled),
+        (5, 25),
+        "only the first five guesses were checked"
+    );
+}
+
+both_backends!(
+    hostile_input_is_refused_cleanly,
+    joint_commitments_and_dates_of_actions,
+    user_management_rules,
+    agency_users_see_only_their_agency,
+    parallel_guesses_are_throttled,
+);

@@ -23,7 +23,7 @@ async fn killed_mid_stream_loses_nothing(backend: Backend) {
         let (url, token, acked) = (url.clone(), token.clone(), acked.clone());
         writers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
-            for n in 0.. {
+            for n in 0u64.. {
                 let title = format!("Commitment {w}-{n}");
                 let body = json!({
                     "area": "fuel-theft",
@@ -41,16 +41,20 @@ async fn killed_mid_stream_loses_nothing(backend: Backend) {
                     .await;
                 match resp {
                     Ok(r) if r.status() == StatusCode::CREATED => {
+                        // The body may be cut off by the kill: then the write is not known acked.
                         let Ok(v) = r.json::<Value>().await else {
-                            return;
+                            return None;
                         };
                         let id = v["id"].as_str().unwrap_or_default().to_owned();
                         acked.lock().unwrap().push((id, title));
                     }
+                    // Any other answer is a defect, not the crash.
+                    Ok(r) => return Some(r.status()),
                     // The node died under us: stop this writer.
-                    _ => return,
+                    Err(_) => return None,
                 }
             }
+            None
         }));
     }
     // Let the stream run, then kill the node without warning.
@@ -60,7 +64,11 @@ async fn killed_mid_stream_loses_nothing(backend: Backend) {
     }
     node.kill().await;
     for w in writers {
-        w.await.unwrap();
+        assert_eq!(
+            w.await.unwrap(),
+            None,
+            "a writer got an error answer before the kill"
+        );
     }
     let acked = acked.lock().unwrap().clone();
     assert!(

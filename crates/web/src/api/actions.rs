@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{ActionOut, ActionPage};
-use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object, strings};
 use crate::problem::ApiError;
@@ -165,7 +165,9 @@ async fn load(state: &AppState, who: &Authed, raw: &str, act: Act) -> Result<Act
 async fn check_commitment(
     state: &AppState,
     who: &Authed,
+    act: Act,
     draft: &ActionDraft,
+    was_completing: bool,
 ) -> Result<(), ApiError> {
     let c = state
         .inner
@@ -182,13 +184,30 @@ async fn check_commitment(
     authorize(
         state,
         who,
-        Act::Create,
+        act,
         KIND,
         Some(&sid),
         &c.body.owners.parties(),
         Some(&draft.agency),
     )
-    .await
+    .await?;
+    // Each party records its own actions on a joint commitment, but declaring it fulfilled (or
+    // no longer fulfilled) changes the joint commitment, which one party cannot do alone.
+    if c.body.owners.is_joint() && (draft.completes || was_completing) {
+        return Err(ApiError::JointChange);
+    }
+    Ok(())
+}
+
+/// Actions record what was done: a date after today is a plan, not an action.
+fn not_in_future(draft: &ActionDraft) -> Result<(), ApiError> {
+    if draft.date > today() {
+        return Err(ApiError::Invalid(puente_domain::Invalid::one(
+            "/date",
+            FieldErrorCode::OutOfRange,
+        )));
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/actions`
@@ -203,7 +222,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ActionOut>), ApiError> {
     may(&state, &who, Act::Create, KIND).await?;
     let (draft, _) = parse(&body, false)?;
-    check_commitment(&state, &who, &draft).await?;
+    not_in_future(&draft)?;
+    check_commitment(&state, &who, Act::Create, &draft, false).await?;
     let now = now();
     let meta = RecordMeta::new(Uuid::now_v7(), state.inner.party, now);
     let a = state
@@ -236,6 +256,8 @@ pub async fn update(
             FieldErrorCode::Immutable,
         )));
     }
+    not_in_future(&draft)?;
+    check_commitment(&state, &who, Act::Update, &draft, current.body.completes).await?;
     let now = now();
     let a = state
         .inner

@@ -566,8 +566,9 @@ pub struct UserIn {
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
+/// Absent fields keep their current value.
 pub struct UserUpdateIn {
-    pub role: String,
+    pub role: Option<String>,
     pub agency: Option<String>,
     pub disabled: Option<bool>,
     pub lang: Option<String>,
@@ -575,7 +576,7 @@ pub struct UserUpdateIn {
     pub version: i64,
 }
 
-/// A user's own settings. Absent `lang` clears the preference (then `Accept-Language` decides).
+/// A user's own settings; an absent field keeps its current value.
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct MeUpdateIn {

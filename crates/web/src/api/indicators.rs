@@ -92,8 +92,20 @@ fn parse(state: &AppState, v: &Value, update: bool) -> Result<(IndicatorDraft, i
     Ok(done(e, parsed)?)
 }
 
-async fn out(state: &AppState, i: &puente_domain::Indicator) -> Result<IndicatorOut, ApiError> {
-    let ms = state.inner.store.list_measurements(i.meta.id).await?;
+/// An indicator with its actuals and progress — the measurements only if the user may see them.
+async fn out(
+    state: &AppState,
+    who: &Authed,
+    i: &puente_domain::Indicator,
+) -> Result<IndicatorOut, ApiError> {
+    let ms = if may(state, who, Act::List, ResourceKind::Measurement)
+        .await
+        .is_ok()
+    {
+        state.inner.store.list_measurements(i.meta.id).await?
+    } else {
+        vec![]
+    };
     Ok(IndicatorOut::of(i, &ms))
 }
 
@@ -122,7 +134,21 @@ pub async fn list(
     let paged = state.inner.store.list_indicators(&filter, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for i in &paged.items {
-        items.push(out(&state, i).await?);
+        let id = i.meta.id.to_string();
+        let readable = authorize(
+            &state,
+            &who,
+            Act::Read,
+            KIND,
+            Some(&id),
+            &[i.meta.origin],
+            None,
+        )
+        .await
+        .is_ok();
+        if readable {
+            items.push(out(&state, &who, i).await?);
+        }
     }
     Ok(Json(IndicatorPage {
         items,
@@ -159,7 +185,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<IndicatorOut>, ApiError> {
     let i = load(&state, &who, &id, Act::Read).await?;
-    Ok(Json(out(&state, &i).await?))
+    Ok(Json(out(&state, &who, &i).await?))
 }
 
 /// `POST /api/v1/indicators`
@@ -182,7 +208,7 @@ pub async fn create(
         .store
         .create_indicator(&who.ctx(now), &meta, &draft)
         .await?;
-    Ok((StatusCode::CREATED, Json(out(&state, &i).await?)))
+    Ok((StatusCode::CREATED, Json(out(&state, &who, &i).await?)))
 }
 
 /// `PUT /api/v1/indicators/{id}`
@@ -206,7 +232,7 @@ pub async fn update(
         .store
         .update_indicator(&who.ctx(now), current.meta.id, version, &draft)
         .await?;
-    Ok(Json(out(&state, &i).await?))
+    Ok(Json(out(&state, &who, &i).await?))
 }
 
 fn parse_measurement(
@@ -236,6 +262,28 @@ fn parse_measurement(
         Some((draft, version?))
     });
     Ok(done(e, parsed)?)
+}
+
+/// All measurements of an indicator are for periods of one kind (all years, all quarters or all
+/// months): the latest period's sum is its actual, and a December figure must not stand in for a
+/// year's.
+fn same_kind_of_period<'a>(
+    draft: &MeasurementDraft,
+    others: impl IntoIterator<Item = &'a MeasurementDraft>,
+) -> Result<(), ApiError> {
+    let kind = std::mem::discriminant(&draft.period);
+    if others
+        .into_iter()
+        .any(|m| std::mem::discriminant(&m.period) != kind)
+    {
+        return Err(ApiError::Invalid(puente_domain::Invalid::one(
+            "/period",
+            FieldErrorCode::InvalidFormat {
+                expected: "period-same-kind",
+            },
+        )));
+    }
+    Ok(())
 }
 
 /// `GET /api/v1/indicators/{id}/measurements`
@@ -273,6 +321,8 @@ pub async fn create_measurement(
     let (draft, _) = parse_measurement(&state, i.meta.id, &body, false)?;
     // A party reports only its own figures.
     authorize(&state, &who, Act::Create, kind, None, &[draft.party], None).await?;
+    let existing = state.inner.store.list_measurements(i.meta.id).await?;
+    same_kind_of_period(&draft, existing.iter().map(|m| &m.body))?;
     let now = now();
     let meta = RecordMeta::new(Uuid::now_v7(), draft.party, now);
     let m = state
@@ -319,6 +369,10 @@ pub async fn update_measurement(
     )
     .await?;
     let (draft, version) = parse_measurement(&state, i.meta.id, &body, true)?;
+    same_kind_of_period(
+        &draft,
+        ms.iter().filter(|m| m.meta.id != mid).map(|m| &m.body),
+    )?;
     if draft.party != current.body.party {
         return Err(ApiError::Invalid(puente_domain::Invalid::one(
             "/party",

@@ -6,7 +6,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use puente_domain::error::Errors;
 use puente_domain::{
-    AgendaSubject, FollowUp, MeetingDecision, MeetingDraft, RecordMeta, build_agenda,
+    AgendaSubject, FieldErrorCode, FollowUp, MeetingDecision, MeetingDraft, RecordMeta,
+    build_agenda,
 };
 use puente_policy::{Act, ResourceKind};
 use puente_store::MeetingFilter;
@@ -55,6 +56,10 @@ fn parse(v: &Value, update: bool) -> Result<(MeetingDraft, i64), ApiError> {
                     let owner = fo.party(&mut e, "owner");
                     let due = fo.date(&mut e, "due");
                     let completed_on = fo.opt_date(&mut e, "completed_on");
+                    // Completion is reported after the fact, never ahead of it.
+                    if completed_on.is_some_and(|c| c > today()) {
+                        e.push(fo.ptr("completed_on"), FieldErrorCode::OutOfRange);
+                    }
                     fo.finish(&mut e);
                     Some(FollowUp {
                         id: id?,
@@ -107,12 +112,26 @@ pub async fn list(
     e.finish().map_err(ApiError::BadQuery)?;
     let paged = state.inner.store.list_meetings(&filter, page).await?;
     let today = today();
+    let mut items = Vec::with_capacity(paged.items.len());
+    for m in &paged.items {
+        let id = m.meta.id.to_string();
+        if authorize(
+            &state,
+            &who,
+            Act::Read,
+            KIND,
+            Some(&id),
+            &[m.meta.origin],
+            None,
+        )
+        .await
+        .is_ok()
+        {
+            items.push(MeetingOut::of(m, today));
+        }
+    }
     Ok(Json(MeetingPage {
-        items: paged
-            .items
-            .iter()
-            .map(|m| MeetingOut::of(m, today))
-            .collect(),
+        items,
         next_cursor: cursor(paged.next),
     }))
 }

@@ -340,7 +340,7 @@ pub fn query_param<T>(
 }
 
 pub fn parse_day(s: &str) -> Option<Date> {
-    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    crate::input::date(s)
 }
 
 /// Reads the `version` an update must carry.

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use puente_domain::error::{Errors, check_text};
-use puente_domain::{FieldErrorCode, Lang, RecordMeta, Role};
+use puente_domain::{FieldErrorCode, Lang, RecordMeta, Role, UserName};
 use puente_policy::{Act, ResourceKind};
 use puente_store::{User, UserChanges};
 use uuid::Uuid;
@@ -59,6 +59,17 @@ fn agency(o: &mut Obj<'_>, e: &mut Errors) -> Option<Option<String>> {
         None => Some(None),
         Some(a) => e.take(check_text("/agency", a, 200)).map(Some),
     }
+}
+
+/// An agency user belongs to an agency: without one it would see nothing and mean nothing.
+fn agency_rule(role: Role, agency: Option<&str>) -> Result<(), ApiError> {
+    if role == Role::AgencyUser && agency.is_none() {
+        return Err(ApiError::Invalid(puente_domain::Invalid::one(
+            "/agency",
+            FieldErrorCode::Missing,
+        )));
+    }
+    Ok(())
 }
 
 async fn hash(p: String) -> Result<String, ApiError> {
@@ -133,18 +144,10 @@ pub async fn create(
     may(&state, &who, Act::Create, KIND).await?;
     let mut e = Errors::new();
     let parsed = object(&mut e, "", &body).and_then(|mut o| {
-        let name = o.str(&mut e, "name").and_then(|n| {
-            let ok = (1..=64).contains(&n.len())
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-            if !ok {
-                e.push(
-                    "/name",
-                    FieldErrorCode::InvalidFormat { expected: "string" },
-                );
-            }
-            ok.then(|| n.to_owned())
-        });
+        let name = o
+            .str(&mut e, "name")
+            .and_then(|n| e.take(UserName::parse(n)))
+            .map(|n| n.as_str().to_owned());
         let role = role(&mut o, &mut e);
         let agency = agency(&mut o, &mut e);
         let pw = new_password(&mut o, &mut e);
@@ -153,6 +156,7 @@ pub async fn create(
         Some((name?, role?, agency?, pw?, lang?))
     });
     let (name, role, agency, pw, lang) = done(e, parsed)?;
+    agency_rule(role, agency.as_deref())?;
     let (shown, pw) = match pw {
         Some(p) => (None, p),
         None => {
@@ -195,17 +199,34 @@ pub async fn update(
     may(&state, &who, Act::Update, KIND).await?;
     let current = load(&state, &who, &id, Act::Update).await?;
     let mut e = Errors::new();
+    // Absent fields keep their current value: a change to one setting never resets another.
     let parsed = object(&mut e, "", &body).and_then(|mut o| {
-        let role = role(&mut o, &mut e);
-        let agency = agency(&mut o, &mut e);
-        let disabled = o.bool_or(&mut e, "disabled", false);
-        let lang = lang(&mut o, &mut e);
+        let role = match o.get("role") {
+            None => Some(current.role),
+            Some(_) => role(&mut o, &mut e),
+        };
+        let agency = agency(&mut o, &mut e).map(|a| a.or(current.agency.clone()));
+        let disabled = o.bool_or(&mut e, "disabled", current.disabled);
+        let lang = lang(&mut o, &mut e).map(|l| l.or(current.lang.clone()));
         let pw = new_password(&mut o, &mut e);
         let version = o.i64(&mut e, "version");
         o.finish(&mut e);
         Some((role?, agency?, disabled, lang?, pw?, version?))
     });
     let (role, agency, disabled, lang, pw, version) = done(e, parsed)?;
+    // An administrator cannot demote or disable themself: a node must keep someone who can
+    // manage its users.
+    if current.meta.id == who.user.meta.id {
+        let mut e = Errors::new();
+        if role != current.role {
+            e.push("/role", FieldErrorCode::Immutable);
+        }
+        if disabled {
+            e.push("/disabled", FieldErrorCode::Immutable);
+        }
+        e.finish()?;
+    }
+    agency_rule(role, agency.as_deref())?;
     let password_hash = match pw {
         Some(p) => Some(hash(p).await?),
         None => None,
@@ -250,7 +271,7 @@ pub async fn update_me(
     .await?;
     let mut e = Errors::new();
     let parsed = object(&mut e, "", &body).and_then(|mut o| {
-        let lang = lang(&mut o, &mut e);
+        let lang = lang(&mut o, &mut e).map(|l| l.or(who.user.lang.clone()));
         let pw = new_password(&mut o, &mut e);
         let current = o.opt_str(&mut e, "current_password").map(str::to_owned);
         o.finish(&mut e);
@@ -260,18 +281,36 @@ pub async fn update_me(
     let password_hash = match pw {
         None => None,
         Some(p) => {
-            // Changing one's password needs the current one: a stolen session is not enough.
+            // Changing one's password needs the current one: a stolen session is not enough,
+            // and guesses count against the same limit as logins.
+            let limiter = &state.inner.limiter;
+            let ip = who.ip.clone().unwrap_or_default();
+            if let Err(secs) = limiter.attempt(&who.user.name, &ip, std::time::Instant::now()) {
+                return Err(ApiError::TooManyRequests {
+                    retry_after_secs: secs,
+                });
+            }
             let phc = who.user.password_hash.clone().unwrap_or_default();
             let given = current.unwrap_or_default();
             let ok = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
                 .await
                 .unwrap_or(false);
             if !ok {
+                let entry = puente_store::NewAuditEntry {
+                    at: now(),
+                    actor: who.user.name.clone(),
+                    ip: who.ip.clone(),
+                    action: "me.password.failure".to_owned(),
+                    target: Some(who.user.meta.id.to_string()),
+                    detail: "{}".to_owned(),
+                };
+                state.inner.store.append_audit(&entry).await?;
                 return Err(ApiError::Invalid(puente_domain::Invalid::one(
                     "/current_password",
                     FieldErrorCode::Mismatch,
                 )));
             }
+            limiter.succeeded(&who.user.name);
             Some(hash(p).await?)
         }
     };
