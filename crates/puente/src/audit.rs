@@ -20,11 +20,11 @@ pub async fn verify(args: NodeArgs) -> Result<ExitCode> {
         .context("reading the audit trail")?;
     Ok(match v.first_bad {
         None => {
-            println!("audit chain ok: {} entries", v.n_entries);
+            say!("audit chain ok: {} entries", v.n_entries);
             ExitCode::SUCCESS
         }
         Some((seq, reason)) => {
-            println!("audit chain broken at entry {seq}: {reason}");
+            say!("audit chain broken at entry {seq}: {reason}");
             ExitCode::from(1)
         }
     })

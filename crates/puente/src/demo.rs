@@ -104,7 +104,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     write_private(&demo_path, &serde_json::to_string_pretty(&file)?)?;
 
-    print_summary(&dir, &demo_path, &url, &passwords, loaded);
+    print_summary(&dir, &demo_path, &url, &passwords, loaded)?;
     serve_on(listener, state).await
 }
 
@@ -132,14 +132,16 @@ fn print_summary(
     url: &str,
     passwords: &BTreeMap<String, String>,
     loaded: demo_data::Loaded,
-) {
-    println!("puente demo: a United States node with fictional data");
-    println!("  node directory: {}", dir.display());
-    println!(
+) -> Result<()> {
+    say!("puente demo: a United States node with fictional data");
+    say!("  node directory: {}", dir.display());
+    say!(
         "  loaded: {} commitments, {} actions, {} meetings, and the program's indicators",
-        loaded.n_commitments, loaded.n_actions, loaded.n_meetings
+        loaded.n_commitments,
+        loaded.n_actions,
+        loaded.n_meetings
     );
-    println!("  users (name, role, password):");
+    say!("  users (name, role, password):");
     let role_of = |name: &str| {
         if name == ADMIN {
             Role::Administrator
@@ -151,8 +153,9 @@ fn print_summary(
         }
     };
     for (name, password) in passwords {
-        println!("    {name:<8} {:<16} {password}", role_of(name).as_str());
+        say!("    {name:<8} {:<16} {password}", role_of(name).as_str());
     }
-    println!("  API tokens, one per role: {}", demo_path.display());
-    println!("  API: {url}/api/v1 (described at {url}/api/openapi.json) — press Ctrl-C to stop");
+    say!("  API tokens, one per role: {}", demo_path.display());
+    say!("  API: {url}/api/v1 (described at {url}/api/openapi.json) — press Ctrl-C to stop");
+    Ok(())
 }

@@ -32,15 +32,15 @@ pub struct Initialised {
 pub async fn run(args: InitArgs) -> Result<()> {
     let party = parse_party(&args.party)?;
     let init = init_node(&args.node.dir, party, args.node.database.as_deref()).await?;
-    println!(
+    say!(
         "node {} initialised in {}",
         init.node.party,
         init.node.dir.display()
     );
-    println!("database: {}", init.database.redacted());
-    println!("user {ADMIN} (administrator)");
-    println!("password: {}", init.admin_password);
-    println!("This password is shown only once: keep it somewhere safe.");
+    say!("database: {}", init.database.redacted());
+    say!("user {ADMIN} (administrator)");
+    say!("password: {}", init.admin_password);
+    say!("This password is shown only once: keep it somewhere safe.");
     Ok(())
 }
 

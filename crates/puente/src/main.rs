@@ -5,7 +5,18 @@
 //! opening the store, and handing them to the web crate. It is the only crate that uses
 //! `anyhow`, reads the clock for the store, and draws ids (UUIDv7).
 
+/// Prints a line on standard output, failing the command (not panicking, as `println!` does)
+/// when standard output is closed, e.g. piped into `head`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        use anyhow::Context as _;
+        writeln!(std::io::stdout(), $($arg)*).context("writing to standard output")?
+    }};
+}
+
 mod audit;
+mod bench;
 mod cli;
 mod config;
 mod data;
@@ -23,7 +34,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{AuditCommand, Cli, Command, TokenCommand, UserCommand};
+use crate::cli::{AuditCommand, BenchCommand, Cli, Command, TokenCommand, UserCommand};
 
 /// Exit code for a command that could not do its work (bad arguments, unreadable files, a
 /// database error). 1 is kept for "the answer is no" (a broken audit chain).
@@ -66,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Create(args)) => token::create(args).await?,
         Command::Audit(AuditCommand::Verify(args)) => return audit::verify(args).await,
         Command::Demo(args) => demo::run(args).await?,
+        Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

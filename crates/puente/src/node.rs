@@ -67,19 +67,22 @@ impl Database {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host/…` with `***`.
+/// The URL with its user information and query removed (either may carry a password:
+/// `user:password@` or `?password=`), for messages and logs.
 pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return "<database URL>".to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    // The host follows the last `@`, whatever characters the password holds.
+    let (userinfo, host) = match rest.rsplit_once('@') {
+        Some((_, host)) => (true, host),
+        None => (false, rest),
+    };
+    let host = host.split(['?', '#']).next().unwrap_or_default();
+    if userinfo {
+        format!("{scheme}://***@{host}")
+    } else {
+        format!("{scheme}://{host}")
     }
 }
 
@@ -124,11 +127,18 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         assert_eq!(
             redact_password("postgres://app:s3cret@db:5432/puente?sslmode=require"),
-            "postgres://app:***@db:5432/puente?sslmode=require"
+            "postgres://***@db:5432/puente"
         );
+        for leaky in [
+            "postgres://db/puente?user=app&password=s3cret",
+            "postgres://app:s3/c?r@t@db/puente",
+            "postgres://app:s3cret#@db/puente",
+        ] {
+            assert!(!redact_password(leaky).contains("s3"), "{leaky}");
+        }
         assert_eq!(
-            redact_password("postgres://postgres@127.0.0.1/t"),
-            "postgres://postgres@127.0.0.1/t"
+            redact_password("postgres://127.0.0.1/t"),
+            "postgres://127.0.0.1/t"
         );
     }
 

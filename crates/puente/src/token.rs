@@ -50,13 +50,13 @@ pub async fn create(args: TokenCreateArgs) -> Result<()> {
         bail!("user {:?} is disabled: a token would not work", user.name);
     }
     let secret = create_token(&store, &user, &args.label).await?;
-    println!(
+    say!(
         "token for {} ({}), label {:?}",
         user.name,
         user.role,
         args.label.trim()
     );
-    println!("token: {secret}");
-    println!("This token is shown only once. Send it as `Authorization: Bearer <token>`.");
+    say!("token: {secret}");
+    say!("This token is shown only once. Send it as `Authorization: Bearer <token>`.");
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use puente_domain::{PartyCode, RecordMeta, Role};
+use puente_domain::{PartyCode, RecordMeta, Role, UserName};
 use puente_store::{Store, StoreError, User};
 use uuid::Uuid;
 
@@ -15,27 +15,18 @@ use crate::node::{cli_ctx, now, open_store};
 /// Shortest password accepted from standard input; generated ones are 20 characters.
 const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_CHARS: usize = 1024;
-const MAX_NAME_CHARS: usize = 64;
 
 /// A login name: 1–64 of lower-case ASCII letters, digits, `.`, `_` and `-`, starting with a
 /// letter or digit. Narrow on purpose: names appear in logs, the audit trail and URLs.
+/// The one user-name rule, shared with the API (`puente_domain::UserName`).
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_CHARS
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if !ok {
-        bail!(
-            "{name:?} is not a valid user name: use 1–{MAX_NAME_CHARS} lower-case letters, digits, \
-             '.', '_' or '-', starting with a letter or digit"
-        );
-    }
-    Ok(())
+    UserName::parse(name).map(drop).map_err(|_| {
+        anyhow::anyhow!(
+            "{name:?} is not a valid user name: use 1–{} lower-case letters, digits, '.', '_' or \
+             '-', starting with a letter or digit",
+            UserName::MAX
+        )
+    })
 }
 
 pub fn parse_role(s: &str) -> Result<Role> {
@@ -116,10 +107,10 @@ pub async fn add(args: UserAddArgs) -> Result<()> {
         &password,
     )
     .await?;
-    println!("user {} ({}) added", user.name, user.role);
+    say!("user {} ({}) added", user.name, user.role);
     if generated {
-        println!("password: {password}");
-        println!("This password is shown only once.");
+        say!("password: {password}");
+        say!("This password is shown only once.");
     }
     Ok(())
 }
