@@ -30,6 +30,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Start a demonstration node with demo users and fictional data.
     Demo(DemoArgs),
+    /// Measure a node's performance with fictional data.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 /// Where a node lives, and which database it uses if not the one in its config.
@@ -119,4 +122,76 @@ pub struct DemoArgs {
     /// Database URL: `sqlite:PATH` (default: a file in the demo directory) or `postgres://…`.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Bulk-load a fresh node, serve it, and measure API latency at a fixed offered load.
+    Api(BenchApiArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchApiArgs {
+    /// Fictional commitments to load.
+    #[arg(long, default_value_t = 100_000)]
+    pub commitments: u32,
+    /// Fictional actions to load, spread over the commitments.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub actions: u64,
+    /// Requests per second offered in each scenario (open loop).
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u32,
+    /// Unmeasured seconds at the same rate before each scenario.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u32,
+    /// Commitments per import transaction, with their actions.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: u32,
+    /// Run only these scenarios (comma-separated) [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Scenario>,
+    /// Database URL: `postgres://…` (an empty database) [default: SQLite in the node directory].
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Directory for the bench node, kept afterwards [default: a temporary one, removed].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// What `puente bench api` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// A page of 50 commitments filtered by area and party.
+    List,
+    /// A page of 50 commitments at risk today.
+    ListStatus,
+    /// One commitment by id.
+    Get,
+    /// Creating a commitment.
+    Create,
+    /// The actions of one commitment.
+    ListActions,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 5] = [
+        Scenario::List,
+        Scenario::ListStatus,
+        Scenario::Get,
+        Scenario::Create,
+        Scenario::ListActions,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::List => "list",
+            Scenario::ListStatus => "list-status",
+            Scenario::Get => "get",
+            Scenario::Create => "create",
+            Scenario::ListActions => "list-actions",
+        }
+    }
 }

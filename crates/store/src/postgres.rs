@@ -73,6 +73,12 @@ impl Backend for PgStore {
         Ok(tx)
     }
 
+    async fn after_bulk_load(&self) -> sqlx::Result<()> {
+        // VACUUM cannot run inside a transaction block: it runs on a pooled connection alone.
+        sqlx::query("VACUUM (ANALYZE)").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
         self.pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -394,6 +394,7 @@ impl CommitmentRow {
 /// What the status schedule of a commitment is computed from, besides actions and indicators.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct ScheduleBasisRow {
+    pub id: String,
     pub start_date: String,
     pub due_date: String,
 }

@@ -173,6 +173,8 @@ conformance!(
     agenda_candidates_build_the_expected_agenda,
     audit_records_every_write_and_detects_tampering,
     concurrent_writers_keep_one_chain,
+    import_matches_creating_one_by_one,
+    import_with_one_bad_record_imports_nothing,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1879,4 +1881,323 @@ async fn concurrent_writers_keep_one_chain(h: H) {
         |i: &puente_domain::Indicator| i.meta.id
     );
     assert_eq!(all.len(), TASKS * EACH);
+}
+
+/// A record to import: its meta and its body.
+type Created<T> = (RecordMeta, T);
+
+/// A batch of `n` commitments over varied dates, owners and indicators, with 0–3 actions each
+/// (some completing), plus three actions on the stored commitment `stored`.
+fn import_batch(
+    n: usize,
+    indicators: &[Uuid],
+    stored: Uuid,
+) -> (Vec<Created<CommitmentDraft>>, Vec<Created<ActionDraft>>) {
+    let base = date!(2025 - 01 - 01);
+    let mut cs = Vec::new();
+    let mut acts = Vec::new();
+    for i in 0..n {
+        let start = days(base, (i as i64 * 37) % 400 - 100);
+        let due = days(start, 30 + (i as i64 * 53) % 500);
+        let owners = match i % 3 {
+            0 => Owners::One(PartyCode::US),
+            1 => Owners::One(PartyCode::MX),
+            _ => Owners::Joint(PartyCode::MX, PartyCode::US),
+        };
+        let served = match i % 4 {
+            0 => vec![],
+            1 => vec![indicators[0]],
+            2 => vec![indicators[1], indicators[0]],
+            _ => vec![indicators[1]],
+        };
+        let m = meta(PartyCode::US);
+        let id = m.id;
+        cs.push((
+            m,
+            commitment("border-security", owners, "CBP", start, due, served),
+        ));
+        for k in 0..(i % 4) {
+            let completes = i % 11 == 0 && k == 0;
+            acts.push((
+                meta(PartyCode::US),
+                action(id, days(start, k as i64), completes),
+            ));
+        }
+    }
+    for k in 0..3 {
+        acts.push((meta(PartyCode::MX), action(stored, days(base, k), false)));
+    }
+    (cs, acts)
+}
+
+async fn import_matches_creating_one_by_one(h: H) {
+    let s = h.s();
+    let mut inds = Vec::new();
+    for (code, value) in [("IMP-A", 30.0), ("IMP-B", 150.0)] {
+        let im = meta(PartyCode::US);
+        s.create_indicator(&ctx(), &im, &indicator(code, 0.0, 100.0))
+            .await
+            .unwrap();
+        s.create_measurement(
+            &ctx(),
+            &meta(PartyCode::US),
+            &measurement(im.id, "2025Q2", PartyCode::US, value),
+        )
+        .await
+        .unwrap();
+        inds.push(im.id);
+    }
+    // A stored commitment gaining actions in the batch, and its twin gaining them one by one.
+    let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 12 - 31));
+    let stored = meta(PartyCode::MX);
+    s.create_commitment(&ctx(), &stored, &simple_commitment(start, due))
+        .await
+        .unwrap();
+    let twin_stored = meta(PartyCode::MX);
+    s.create_commitment(&ctx(), &twin_stored, &simple_commitment(start, due))
+        .await
+        .unwrap();
+
+    // 130 commitments: several multi-row INSERTs and a shorter remainder.
+    let (cs, acts) = import_batch(130, &inds, stored.id);
+    let before = s.list_audit(None, 1_000_000).await.unwrap();
+    let c = ctx();
+    let summary = s.import(&c, &cs, &acts).await.unwrap();
+    assert_eq!(
+        (summary.commitments, summary.actions, summary.recomputed),
+        (130, acts.len() as u64, 131)
+    );
+
+    // The same records, created one by one with fresh ids.
+    let mut twin_of = BTreeMap::new();
+    for (m, body) in &cs {
+        let tm = meta(m.origin);
+        s.create_commitment(&ctx(), &tm, body).await.unwrap();
+        twin_of.insert(m.id, tm.id);
+    }
+    twin_of.insert(stored.id, twin_stored.id);
+    for (m, a) in &acts {
+        let mut body = a.clone();
+        body.commitment = twin_of[&a.commitment];
+        s.create_action(&ctx(), &meta(m.origin), &body)
+            .await
+            .unwrap();
+    }
+
+    let mut statuses = BTreeSet::new();
+    for (m, body) in &cs {
+        let got = s.get_commitment(m.id).await.unwrap().unwrap();
+        let twin = s.get_commitment(twin_of[&m.id]).await.unwrap().unwrap();
+        assert_eq!(got.schedule, twin.schedule, "schedule of {}", m.id);
+        assert_eq!(
+            got,
+            Commitment {
+                meta: m.clone(),
+                body: body.clone(),
+                schedule: twin.schedule,
+            }
+        );
+        statuses.insert(got.schedule.status_on(date!(2025 - 06 - 01)));
+    }
+    assert!(
+        statuses.len() >= 4,
+        "the batch covers few statuses: {statuses:?}"
+    );
+    assert_eq!(
+        schedule_of(s, stored.id).await,
+        schedule_of(s, twin_stored.id).await
+    );
+    assert_eq!(schedule_of(s, stored.id).await.not_started_until, start);
+    for (m, a) in &acts {
+        assert_eq!(
+            s.get_action(m.id).await.unwrap(),
+            Some(Action {
+                meta: m.clone(),
+                body: a.clone()
+            })
+        );
+    }
+
+    // One entry per record, commitments first, each as the single methods write it.
+    let all = s.list_audit(None, 1_000_000).await.unwrap();
+    let imported = &all[before.len()..before.len() + cs.len() + acts.len()];
+    let expected: Vec<(&str, String)> = cs
+        .iter()
+        .map(|(m, _)| ("commitment.create", m.id.to_string()))
+        .chain(
+            acts.iter()
+                .map(|(m, _)| ("action.create", m.id.to_string())),
+        )
+        .collect();
+    let got: Vec<(&str, String)> = imported
+        .iter()
+        .map(|e| {
+            assert_eq!(e.entry.actor, c.actor);
+            assert_eq!(e.entry.ip, c.ip);
+            assert_eq!(e.entry.at, c.now);
+            assert_eq!(e.entry.detail, r#"{"version":1}"#);
+            (e.entry.action.as_str(), e.entry.target.clone().unwrap())
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let one_by_one = &all[before.len() + cs.len() + acts.len()..];
+    assert_eq!(one_by_one.len(), cs.len() + acts.len());
+    assert_eq!(
+        one_by_one
+            .iter()
+            .map(|e| &e.entry.detail)
+            .collect::<Vec<_>>(),
+        imported.iter().map(|e| &e.entry.detail).collect::<Vec<_>>()
+    );
+    let v = s.verify_audit().await.unwrap();
+    assert_eq!((v.n_entries, v.first_bad), (all.len() as u64, None));
+
+    // The imported records are found by the ordinary filters.
+    let listed = all_pages!(
+        50,
+        |page| s.list_actions(
+            &ActionFilter {
+                commitment: Some(stored.id),
+                ..Default::default()
+            },
+            page
+        ),
+        |a: &Action| a.meta.id
+    );
+    assert_eq!(listed.len(), 3);
+    // More commitments than one lookup list holds (500 ids): every schedule still computed.
+    let (start, due) = (date!(2025 - 01 - 01), date!(2025 - 12 - 31));
+    let many: Vec<Created<CommitmentDraft>> = (0..510)
+        .map(|_| (meta(PartyCode::US), simple_commitment(start, due)))
+        .collect();
+    let acts: Vec<Created<ActionDraft>> = many
+        .iter()
+        .step_by(2)
+        .map(|(m, _)| (meta(PartyCode::US), action(m.id, start, false)))
+        .collect();
+    s.import(&ctx(), &many, &acts).await.unwrap();
+    for (i, (m, _)) in many.iter().enumerate() {
+        let n_actions = u64::from(i % 2 == 0);
+        assert_eq!(
+            schedule_of(s, m.id).await,
+            StatusSchedule::of(&StatusInputs {
+                start,
+                due,
+                n_actions,
+                completed: false,
+                progress: vec![],
+            })
+        );
+    }
+    let all = s.list_audit(None, 1_000_000).await.unwrap();
+
+    // The housekeeping after a bulk load changes nothing a reader sees.
+    s.after_bulk_load().await.unwrap();
+    assert_eq!(
+        schedule_of(s, cs[0].0.id).await,
+        schedule_of(s, twin_of[&cs[0].0.id]).await
+    );
+
+    // An empty import is no transaction at all.
+    assert_eq!(
+        s.import(&ctx(), &[], &[]).await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(audit_len(s).await, all.len());
+}
+
+async fn import_with_one_bad_record_imports_nothing(h: H) {
+    let s = h.s();
+    let im = meta(PartyCode::US);
+    s.create_indicator(&ctx(), &im, &indicator("IMP", 0.0, 100.0))
+        .await
+        .unwrap();
+    let im2 = meta(PartyCode::US);
+    s.create_indicator(&ctx(), &im2, &indicator("IMP-2", 0.0, 100.0))
+        .await
+        .unwrap();
+    let stored = meta(PartyCode::MX);
+    s.create_commitment(
+        &ctx(),
+        &stored,
+        &simple_commitment(date!(2025 - 01 - 01), date!(2025 - 12 - 31)),
+    )
+    .await
+    .unwrap();
+    let before = audit_len(s).await;
+    let stored_schedule = schedule_of(s, stored.id).await;
+    let (cs, mut acts) = import_batch(12, &[im.id, im2.id], stored.id);
+    assert!(acts.len() > 17);
+    acts[17].1.commitment = Uuid::now_v7();
+
+    let nothing_written = |cs: Vec<Created<CommitmentDraft>>| async move {
+        for (m, _) in &cs {
+            assert_eq!(s.get_commitment(m.id).await.unwrap(), None);
+        }
+        assert_eq!(audit_len(s).await, before);
+        assert_eq!(schedule_of(s, stored.id).await, stored_schedule);
+        let listed = s
+            .list_actions(
+                &Default::default(),
+                Page {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(listed.items.is_empty());
+    };
+
+    let err = s.import(&ctx(), &cs, &acts).await.unwrap_err();
+    assert_eq!(
+        invalid_at(&err),
+        [(
+            "/actions/17/commitment".to_owned(),
+            FieldErrorCode::UnknownCommitment
+        )]
+    );
+    nothing_written(cs.clone()).await;
+
+    // Every bad item is named: an unknown indicator, an id given twice.
+    let mut bad_cs = cs.clone();
+    bad_cs[1].1.indicators = vec![im.id, Uuid::now_v7()];
+    let mut bad_acts = acts.clone();
+    bad_acts[17].1.commitment = cs[0].0.id;
+    bad_acts[2].0.id = bad_acts[1].0.id;
+    let err = s.import(&ctx(), &bad_cs, &bad_acts).await.unwrap_err();
+    assert_eq!(
+        invalid_at(&err),
+        [
+            (
+                "/commitments/1/indicators/1".to_owned(),
+                FieldErrorCode::UnknownIndicator
+            ),
+            ("/actions/2/id".to_owned(), FieldErrorCode::Duplicate),
+        ]
+    );
+    nothing_written(cs.clone()).await;
+
+    // An id already stored is refused as on the single methods, and rolls the batch back.
+    let mut clash = acts.clone();
+    clash[17].1.commitment = cs[0].0.id;
+    let mut clash_cs = cs.clone();
+    clash_cs[4].0.id = stored.id; // commitment 4 has no actions
+    let err = s.import(&ctx(), &clash_cs, &clash).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Duplicate {
+                what: "commitment",
+                pointer: "/id"
+            }
+        ),
+        "{err:?}"
+    );
+    nothing_written(cs.clone()).await;
+
+    // Fixed, the same batch imports whole.
+    s.import(&ctx(), &cs, &clash).await.unwrap();
+    assert_eq!(audit_len(s).await, before + cs.len() + clash.len());
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
 }
