@@ -185,14 +185,6 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
 }
 
-/// The request's id, set by [`problem_layer`] for handlers and logs.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestId(pub Uuid);
-
-/// The request's language, set by [`problem_layer`] from `Accept-Language`.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestLang(pub Lang);
-
 /// Where authentication records the user's own language setting, which wins over
 /// `Accept-Language`: the language is chosen per user first, then per request.
 #[derive(Debug, Clone, Default)]
@@ -231,8 +223,6 @@ pub async fn problem_layer(
             .and_then(|v| v.to_str().ok()),
     );
     let instance = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(request_id));
-    req.extensions_mut().insert(RequestLang(lang));
     let user_lang = UserLang::default();
     req.extensions_mut().insert(user_lang.clone());
     let span =
@@ -322,22 +312,16 @@ fn render(i: &I18n, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Probl
             ),
             vec![],
         ),
-        ApiError::VersionConflict { current, given } => (
-            i.t(
-                lang,
-                "problem-version-conflict-detail",
-                &[("current", (*current).into()), ("given", (*given).into())],
-            ),
-            vec![FieldProblem {
+        ApiError::VersionConflict { current, given } => {
+            let args = [("current", (*current).into()), ("given", (*given).into())];
+            let detail = i.t(lang, "problem-version-conflict-detail", &args);
+            let field = FieldProblem {
                 pointer: "/version".into(),
                 code: "stale".into(),
-                detail: i.t(
-                    lang,
-                    "problem-version-conflict-detail",
-                    &[("current", (*current).into()), ("given", (*given).into())],
-                ),
-            }],
-        ),
+                detail: detail.clone(),
+            };
+            (detail, vec![field])
+        }
         ApiError::Duplicate { what, pointer } => (
             i.t(
                 lang,

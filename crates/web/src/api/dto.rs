@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use puente_domain::{
     Action, Commitment, Indicator, LocalizedText, Measurement, Meeting, PartyCode, RecordMeta,
-    Status,
 };
 use puente_store::{AuditEntry, User};
 use serde::Serialize;
@@ -585,9 +584,4 @@ pub struct MeUpdateIn {
     /// A new password (at least 12 characters); needs `current_password`.
     pub password: Option<String>,
     pub current_password: Option<String>,
-}
-
-/// Status names accepted by the `status` filter.
-pub fn status_names() -> Vec<&'static str> {
-    Status::ALL.iter().map(|s| s.as_str()).collect()
 }
