@@ -512,3 +512,66 @@ fn names_are_kebab_case() {
         ]
     );
 }
+
+/// A page of records of mixed owners and agencies, some with the same (owners, agency).
+fn page_of_commitments<'a>(
+    ids: &'a [String],
+    owners: &'a [[PartyCode; 1]; 2],
+) -> Vec<Resource<'a>> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| Resource {
+            kind: ResourceKind::Commitment,
+            id: Some(id),
+            owners: &owners[i % 2],
+            agency: Some(if i % 3 == 0 { "CBP" } else { "SSPC" }),
+        })
+        .collect()
+}
+
+#[test]
+fn deciding_a_page_at_once_gives_the_same_answers_as_one_by_one() {
+    let ids: Vec<String> = (0..30).map(|i| format!("c-{i}")).collect();
+    let owners = [[US], [MX]];
+    let page = page_of_commitments(&ids, &owners);
+    let engine = defaults();
+    for role in Role::ALL {
+        for act in Act::ALL {
+            let who = principal(role);
+            let each: Vec<Decision> = page
+                .iter()
+                .map(|r| engine.authorize(&who, act, r))
+                .collect();
+            assert_eq!(
+                engine.authorize_each(&who, act, &page),
+                each,
+                "{role:?} {act}"
+            );
+        }
+    }
+    // The agency user sees its own agency's records and only those.
+    let decisions = engine.authorize_each(&principal(Role::AgencyUser), Act::Read, &page);
+    assert!(decisions.iter().any(Decision::is_allow));
+    assert!(decisions.iter().any(|d| !d.is_allow()));
+}
+
+#[test]
+fn a_policy_naming_one_record_is_honoured_when_deciding_a_page() {
+    let text = format!(
+        "{}\n@id(\"c-7-sealed\")\nforbid (principal, action, resource == Puente::Commitment::\"c-7\");\n",
+        PolicyEngine::DEFAULT_POLICIES
+    );
+    let engine = PolicyEngine::parse(&text).unwrap();
+    let ids: Vec<String> = (0..12).map(|i| format!("c-{i}")).collect();
+    let owners = [[US], [US]];
+    let page = page_of_commitments(&ids, &owners);
+    let who = principal(Role::ProgramOfficer);
+    let decisions = engine.authorize_each(&who, Act::Read, &page);
+    for (r, d) in page.iter().zip(&decisions) {
+        if r.id == Some("c-7") {
+            assert_eq!(rule(d), Some("c-7-sealed"));
+        } else {
+            assert!(d.is_allow(), "{:?}: {d:?}", r.id);
+        }
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{ActionOut, ActionPage};
-use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, readable, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object, strings};
 use crate::problem::ApiError;
@@ -105,24 +105,20 @@ pub async fn list(
         filter.agency = Some(who.user.agency.clone().unwrap_or_default());
     }
     let paged = state.inner.store.list_actions(&filter, page).await?;
-    let mut items = Vec::with_capacity(paged.items.len());
-    for a in &paged.items {
-        let id = a.meta.id.to_string();
-        if authorize(
-            &state,
-            &who,
-            Act::Read,
-            KIND,
-            Some(&id),
-            &[a.meta.origin],
-            Some(&a.body.agency),
-        )
-        .await
-        .is_ok()
-        {
-            items.push(ActionOut::from(a));
-        }
-    }
+    let items: Vec<ActionOut> = readable(
+        &state,
+        &who,
+        KIND,
+        &paged.items,
+        |a| a.meta.id,
+        |a| Scope {
+            owners: vec![a.meta.origin],
+            agency: Some(a.body.agency.clone()),
+        },
+    )
+    .into_iter()
+    .map(ActionOut::from)
+    .collect();
     Ok(Json(ActionPage {
         items,
         next_cursor: cursor(paged.next),

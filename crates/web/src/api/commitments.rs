@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{CommitmentOut, CommitmentPage};
-use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, readable, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object, parse_uuid};
 use crate::problem::ApiError;
@@ -139,25 +139,20 @@ pub async fn list(
         filter.agency = Some(who.user.agency.clone().unwrap_or_default());
     }
     let paged = state.inner.store.list_commitments(&filter, page).await?;
-    let mut items = Vec::with_capacity(paged.items.len());
-    for c in &paged.items {
-        let owners = c.body.owners.parties();
-        let id = c.meta.id.to_string();
-        let readable = authorize(
-            &state,
-            &who,
-            Act::Read,
-            KIND,
-            Some(&id),
-            &owners,
-            Some(&c.body.agency),
-        )
-        .await
-        .is_ok();
-        if readable {
-            items.push(CommitmentOut::of(c, today));
-        }
-    }
+    let items = readable(
+        &state,
+        &who,
+        KIND,
+        &paged.items,
+        |c| c.meta.id,
+        |c| Scope {
+            owners: c.body.owners.parties(),
+            agency: Some(c.body.agency.clone()),
+        },
+    )
+    .into_iter()
+    .map(|c| CommitmentOut::of(c, today))
+    .collect();
     Ok(Json(CommitmentPage {
         items,
         next_cursor: cursor(paged.next),

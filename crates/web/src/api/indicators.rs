@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{IndicatorOut, IndicatorPage, MeasurementOut};
-use super::{Scope, authorize, cursor, may, now, page, path_id, query_param};
+use super::{Scope, authorize, cursor, may, now, page, path_id, query_param, readable};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, object};
 use crate::problem::ApiError;
@@ -133,22 +133,16 @@ pub async fn list(
     e.finish().map_err(ApiError::BadQuery)?;
     let paged = state.inner.store.list_indicators(&filter, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
-    for i in &paged.items {
-        let id = i.meta.id.to_string();
-        let readable = authorize(
-            &state,
-            &who,
-            Act::Read,
-            KIND,
-            Some(&id),
-            &[i.meta.origin],
-            None,
-        )
-        .await
-        .is_ok();
-        if readable {
-            items.push(out(&state, &who, i).await?);
-        }
+    let visible = readable(
+        &state,
+        &who,
+        KIND,
+        &paged.items,
+        |i| i.meta.id,
+        |i| Scope::origin(i.meta.origin),
+    );
+    for i in visible {
+        items.push(out(&state, &who, i).await?);
     }
     Ok(Json(IndicatorPage {
         items,

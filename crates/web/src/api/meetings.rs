@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::dto::{AgendaItemOut, AgendaOut, MeetingOut, MeetingPage, TextOut};
-use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, today};
+use super::{Scope, authorize, cursor, may, now, page, parse_day, query_param, readable, today};
 use crate::auth::Authed;
 use crate::input::{JsonBody, Query, done, localized, object, strings};
 use crate::problem::ApiError;
@@ -112,24 +112,17 @@ pub async fn list(
     e.finish().map_err(ApiError::BadQuery)?;
     let paged = state.inner.store.list_meetings(&filter, page).await?;
     let today = today();
-    let mut items = Vec::with_capacity(paged.items.len());
-    for m in &paged.items {
-        let id = m.meta.id.to_string();
-        if authorize(
-            &state,
-            &who,
-            Act::Read,
-            KIND,
-            Some(&id),
-            &[m.meta.origin],
-            None,
-        )
-        .await
-        .is_ok()
-        {
-            items.push(MeetingOut::of(m, today));
-        }
-    }
+    let items: Vec<MeetingOut> = readable(
+        &state,
+        &who,
+        KIND,
+        &paged.items,
+        |m| m.meta.id,
+        |m| Scope::origin(m.meta.origin),
+    )
+    .into_iter()
+    .map(|m| MeetingOut::of(m, today))
+    .collect();
     Ok(Json(MeetingPage {
         items,
         next_cursor: cursor(paged.next),

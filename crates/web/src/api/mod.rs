@@ -220,6 +220,48 @@ pub async fn authorize(
     }
 }
 
+/// The records of a page the user may read, in order: the policy decides each one (records
+/// that look the same to it share one evaluation). A denied read is not an error in a list, the
+/// record is just left out.
+pub fn readable<'t, T>(
+    state: &AppState,
+    who: &Authed,
+    kind: ResourceKind,
+    items: &'t [T],
+    id: impl Fn(&T) -> Uuid,
+    scope: impl Fn(&T) -> Scope,
+) -> Vec<&'t T> {
+    let user_id = who.user.meta.id.to_string();
+    let principal = Principal {
+        user: &user_id,
+        role: who.user.role,
+        party: state.inner.party,
+        agency: who.user.agency.as_deref(),
+    };
+    let asked: Vec<(String, Scope)> = items
+        .iter()
+        .map(|t| (id(t).to_string(), scope(t)))
+        .collect();
+    let resources: Vec<Resource<'_>> = asked
+        .iter()
+        .map(|(id, s)| Resource {
+            kind,
+            id: Some(id),
+            owners: &s.owners,
+            agency: s.agency.as_deref(),
+        })
+        .collect();
+    let decisions = state
+        .inner
+        .policy
+        .authorize_each(&principal, Act::Read, &resources);
+    items
+        .iter()
+        .zip(decisions)
+        .filter_map(|(t, d)| d.is_allow().then_some(t))
+        .collect()
+}
+
 /// Whether the role may `act` on this kind of record at all. Asked before anything is read or
 /// parsed, so a caller without the right learns nothing about the data or the rules.
 pub async fn may(
