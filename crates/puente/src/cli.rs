@@ -89,8 +89,30 @@ pub struct UserAddArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create an API token for a user; prints its secret once.
+    /// Create an API token for a user; prints its id and, once, its secret.
     Create(TokenCreateArgs),
+    /// List the node's API tokens (id, user, label, created), never their secrets.
+    List(TokenListArgs),
+    /// Revoke an API token by its id: it stops working at once.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Only this user's tokens.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The token's id, as `token create` and `token list` print it.
+    #[arg(value_name = "ID")]
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

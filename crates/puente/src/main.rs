@@ -75,6 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await?,
         Command::User(UserCommand::Add(args)) => user::add(args).await?,
         Command::Token(TokenCommand::Create(args)) => token::create(args).await?,
+        Command::Token(TokenCommand::List(args)) => token::list(args).await?,
+        Command::Token(TokenCommand::Revoke(args)) => token::revoke(args).await?,
         Command::Audit(AuditCommand::Verify(args)) => return audit::verify(args).await,
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,

@@ -106,7 +106,17 @@ pub struct User {
     pub lang: Option<String>,
 }
 
-/// What an update to a user may change.
+/// An API token as an administrator sees it: never the secret, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub user: Uuid,
+    pub label: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// What an update to a user may change. A new password or disabling the user also ends all of
+/// the user's sessions (tokens stay, but a disabled user's tokens are refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserChanges {
     pub role: Role,
@@ -171,12 +181,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The enabled user holding the token whose secret hashes to `secret_hash`.
     async fn user_by_token(&self, secret_hash: &[u8; 32]) -> Result<Option<User>>;
-    /// Stores a login session by the SHA-256 of its secret, with its expiry.
+    /// The node's API tokens (of one user, or all), oldest first; never their secrets.
+    async fn list_tokens(&self, user: Option<Uuid>) -> Result<Vec<TokenInfo>>;
+    /// Revokes (deletes) a token; audited as `token.revoke`. `NotFound` if there is none.
+    async fn revoke_token(&self, ctx: &WriteCtx, id: Uuid) -> Result<TokenInfo>;
+    /// Starts a login session, stored by the SHA-256 of its secret with its expiry, and appends
+    /// `login.success` in the same transaction (so no session exists without its audit entry).
+    /// Sessions that have expired by `ctx.now` are deleted on the way.
     async fn create_session(
         &self,
+        ctx: &WriteCtx,
         secret_hash: &[u8; 32],
         user: Uuid,
-        now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> Result<()>;
     /// The enabled user of an unexpired session.
@@ -185,7 +201,8 @@ pub trait Store: Send + Sync + 'static {
         secret_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<User>>;
-    async fn delete_session(&self, secret_hash: &[u8; 32]) -> Result<()>;
+    /// Ends a session and appends `logout` (naming its user) if there was one; `false` if not.
+    async fn delete_session(&self, ctx: &WriteCtx, secret_hash: &[u8; 32]) -> Result<bool>;
 
     // ---- audit trail ----
     /// Appends an entry on its own (logins, denials): for writes, the write methods append.

@@ -29,11 +29,11 @@ use crate::rows::{
     ActionBody, ActionRow, AuditRow, CommitmentBody, CommitmentRow, FollowUpCandidateRow,
     FollowUpRow, IndicatorBody, IndicatorRow, MeasurementBody, MeasurementRow, MeetingBody,
     MeetingRow, MetaRow, NodeRow, ScheduleBasisRow, ScheduleCols, ScheduleRow, UserRow, date_text,
-    hash_hex, id_text, micros, parse_date, parse_hash, parse_id, truncate,
+    hash_hex, id_text, instant, micros, parse_date, parse_hash, parse_id, truncate,
 };
 use crate::{
     ActionFilter, CommitmentFilter, ImportSummary, IndicatorFilter, MeetingFilter, NodeInfo, Page,
-    Paged, Result, Store, StoreError, User, UserChanges, WriteCtx,
+    Paged, Result, Store, StoreError, TokenInfo, User, UserChanges, WriteCtx,
 };
 
 /// How many audit entries `verify_audit` reads at a time.
@@ -536,6 +536,15 @@ async fn append<C: Conn + ?Sized>(c: &mut C, e: &NewAuditEntry) -> Result<AuditE
         entry,
         prev_hash: prev,
         hash,
+    })
+}
+
+fn token_info((id, user, label, created_at): (String, String, String, i64)) -> Result<TokenInfo> {
+    Ok(TokenInfo {
+        id: parse_id("token", &id)?,
+        user: parse_id("token", &user)?,
+        created_at: instant("token", &id, created_at)?,
+        label,
     })
 }
 
@@ -1197,9 +1206,18 @@ impl<B: Backend> Store for B {
         if n == 0 {
             return Err(stale(&mut *tx, "users", "user", id, version).await);
         }
+        // Whoever holds a session of the old password, or of a user now disabled, is signed
+        // out: re-enabling a user must not revive the sessions it had.
+        let sessions_ended = if changes.password_hash.is_some() || changes.disabled {
+            tx.run(&Sql::new("DELETE FROM sessions WHERE user_id = $1").bind(id_text(id)))
+                .await?
+        } else {
+            0
+        };
         let detail = json!({
             "version": version + 1,
             "password_changed": changes.password_hash.is_some(),
+            "sessions_ended": sessions_ended,
         });
         audit_write(&mut *tx, ctx, "user.update", id_text(id), detail).await?;
         let out = written("user", id, user_in(&mut *tx, id).await?)?;
@@ -1254,11 +1272,44 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    async fn list_tokens(&self, user: Option<Uuid>) -> Result<Vec<TokenInfo>> {
+        let mut tx = self.begin_read().await?;
+        let mut sql = Sql::new("SELECT id, user_id, label, created_at FROM tokens");
+        if let Some(user) = user {
+            sql = sql.bind(id_text(user));
+            sql.text.push_str(" WHERE user_id = $1");
+        }
+        sql.text.push_str(" ORDER BY id");
+        let rows: Vec<(String, String, String, i64)> = tx.fetch(&sql).await?;
+        tx.commit().await?;
+        rows.into_iter().map(token_info).collect()
+    }
+
+    async fn revoke_token(&self, ctx: &WriteCtx, id: Uuid) -> Result<TokenInfo> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, String, String, i64)> = fetch_one(
+            &mut *tx,
+            &Sql::new("SELECT id, user_id, label, created_at FROM tokens WHERE id = $1")
+                .bind(id_text(id)),
+        )
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound { kind: "token", id });
+        };
+        let info = token_info(row)?;
+        tx.run(&Sql::new("DELETE FROM tokens WHERE id = $1").bind(id_text(id)))
+            .await?;
+        let detail = json!({ "user": id_text(info.user), "label": info.label });
+        audit_write(&mut *tx, ctx, "token.revoke", id_text(id), detail).await?;
+        tx.commit().await?;
+        Ok(info)
+    }
+
     async fn create_session(
         &self,
+        ctx: &WriteCtx,
         secret_hash: &[u8; 32],
         user: Uuid,
-        now: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
@@ -1268,6 +1319,10 @@ impl<B: Backend> Store for B {
                 id: user,
             });
         }
+        // Housekeeping on the way: logins are rare enough that this costs nothing, and no
+        // expired session lingers in the table for long.
+        tx.run(&Sql::new("DELETE FROM sessions WHERE expires_at <= $1").bind(micros(ctx.now)))
+            .await?;
         tx.run(
             &Sql::new(
                 "INSERT INTO sessions (secret_hash, user_id, created_at, expires_at) \
@@ -1275,11 +1330,12 @@ impl<B: Backend> Store for B {
             )
             .bind(hash_hex(secret_hash))
             .bind(id_text(user))
-            .bind(micros(now))
+            .bind(micros(ctx.now))
             .bind(micros(expires)),
         )
         .await
         .map_err(duplicate("session", "/secret", "/secret"))?;
+        audit_write(&mut *tx, ctx, "login.success", id_text(user), json!({})).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1302,14 +1358,24 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
-    async fn delete_session(&self, secret_hash: &[u8; 32]) -> Result<()> {
+    async fn delete_session(&self, ctx: &WriteCtx, secret_hash: &[u8; 32]) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        let user: Option<(String,)> = fetch_one(
+            &mut *tx,
+            &Sql::new("SELECT user_id FROM sessions WHERE secret_hash = $1")
+                .bind(hash_hex(secret_hash)),
+        )
+        .await?;
+        let Some((user,)) = user else {
+            return Ok(false);
+        };
         tx.run(
             &Sql::new("DELETE FROM sessions WHERE secret_hash = $1").bind(hash_hex(secret_hash)),
         )
         .await?;
+        audit_write(&mut *tx, ctx, "logout", user, json!({})).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {

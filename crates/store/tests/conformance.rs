@@ -524,24 +524,32 @@ async fn tokens_and_sessions(h: H) {
     ));
 
     let now = now_us();
+    let at = |t: OffsetDateTime| WriteCtx { now: t, ..ctx() };
     let live = [1u8; 32];
     let expired = [2u8; 32];
-    s.create_session(&live, ana.meta.id, now, now + Duration::hours(8))
-        .await
-        .unwrap();
     s.create_session(
+        &at(now - Duration::hours(9)),
         &expired,
         ana.meta.id,
-        now - Duration::hours(9),
         now - Duration::hours(1),
     )
     .await
     .unwrap();
+    assert_eq!(s.user_by_session(&expired, now).await.unwrap(), None);
+    s.create_session(&at(now), &live, ana.meta.id, now + Duration::hours(8))
+        .await
+        .unwrap();
     assert_eq!(
         s.user_by_session(&live, now).await.unwrap(),
         Some(ana.clone())
     );
-    assert_eq!(s.user_by_session(&expired, now).await.unwrap(), None);
+    // Starting a session purged the expired one: it is gone even for a clock set back.
+    assert_eq!(
+        s.user_by_session(&expired, now - Duration::hours(5))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         s.user_by_session(&live, now + Duration::hours(8))
             .await
@@ -550,7 +558,7 @@ async fn tokens_and_sessions(h: H) {
     );
     assert_eq!(s.user_by_session(&[3u8; 32], now).await.unwrap(), None);
 
-    // A disabled user is found by neither token nor session.
+    // A disabled user is found by neither token nor session, and its sessions end for good.
     let disable = UserChanges {
         role: ana.role,
         agency: ana.agency.clone(),
@@ -565,15 +573,70 @@ async fn tokens_and_sessions(h: H) {
     assert_eq!(s.user_by_session(&live, now).await.unwrap(), None);
     let enable = UserChanges {
         disabled: false,
-        ..disable
+        ..disable.clone()
     };
     s.update_user(&ctx(), ana.meta.id, 2, &enable)
         .await
         .unwrap();
-    assert!(s.user_by_session(&live, now).await.unwrap().is_some());
-
-    s.delete_session(&live).await.unwrap();
     assert_eq!(s.user_by_session(&live, now).await.unwrap(), None);
+    assert!(s.user_by_token(&secret).await.unwrap().is_some());
+
+    // A new password ends the sessions too; a change of language does not.
+    let second = [4u8; 32];
+    s.create_session(&at(now), &second, ana.meta.id, now + Duration::hours(8))
+        .await
+        .unwrap();
+    let lang = UserChanges {
+        lang: Some("es".to_owned()),
+        ..enable.clone()
+    };
+    s.update_user(&ctx(), ana.meta.id, 3, &lang).await.unwrap();
+    assert!(s.user_by_session(&second, now).await.unwrap().is_some());
+    let password = UserChanges {
+        password_hash: Some("$argon2id$new".to_owned()),
+        ..lang
+    };
+    s.update_user(&ctx(), ana.meta.id, 4, &password)
+        .await
+        .unwrap();
+    assert_eq!(s.user_by_session(&second, now).await.unwrap(), None);
+
+    let third = [5u8; 32];
+    s.create_session(&at(now), &third, ana.meta.id, now + Duration::hours(8))
+        .await
+        .unwrap();
+    assert!(s.delete_session(&ctx(), &third).await.unwrap());
+    assert_eq!(s.user_by_session(&third, now).await.unwrap(), None);
+    assert!(!s.delete_session(&ctx(), &third).await.unwrap());
+
+    // Tokens are listed without secrets and revoked for good.
+    let tokens = s.list_tokens(Some(ana.meta.id)).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!((tokens[0].id, tokens[0].label.as_str()), (token, "ci"));
+    assert_eq!(s.list_tokens(Some(Uuid::now_v7())).await.unwrap(), vec![]);
+    assert_eq!(s.list_tokens(None).await.unwrap().len(), 1);
+    s.revoke_token(&ctx(), token).await.unwrap();
+    assert_eq!(s.user_by_token(&secret).await.unwrap(), None);
+    assert!(matches!(
+        s.revoke_token(&ctx(), token).await,
+        Err(StoreError::NotFound { kind: "token", .. })
+    ));
+
+    let actions: Vec<String> = s
+        .list_audit(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.action)
+        .collect();
+    for expected in ["login.success", "logout", "token.revoke"] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected}: {actions:?}"
+        );
+    }
+    // One logout: the second delete found nothing and wrote nothing.
+    assert_eq!(actions.iter().filter(|a| *a == "logout").count(), 1);
 
     let audit = s.list_audit(None, 100).await.unwrap();
     let token_entry = audit

@@ -95,7 +95,23 @@ pub struct LoginLimiter {
     per_name: u32,
     per_ip: u32,
     window: Duration,
-    attempts: Mutex<HashMap<[u8; 32], Vec<Instant>>>,
+    attempts: Mutex<Attempts>,
+}
+
+#[derive(Default)]
+struct Attempts {
+    tries: HashMap<[u8; 32], Vec<Instant>>,
+    /// When a refusal from this address was last worth an audit entry.
+    reported: HashMap<[u8; 32], Instant>,
+}
+
+/// A refused attempt: how long to wait, and whether to write it in the audit trail. Only the
+/// first refusal per address and window is reported, so a client hammering the login cannot
+/// make the node write (and fsync) one audit entry per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after_secs: u64,
+    pub report: bool,
 }
 
 /// Keys are hashed so a spray of long names costs 32 bytes each, not their length.
@@ -118,21 +134,20 @@ impl LoginLimiter {
             per_name,
             per_ip,
             window,
-            attempts: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(Attempts::default()),
         }
     }
 
     /// Counts an attempt for `name` from `ip` at `now`, or says how many seconds to wait if
     /// either is over its limit (and then counts nothing).
-    pub fn attempt(&self, name: &str, ip: &str, now: Instant) -> Result<(), u64> {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let keys = [
-            (key("name", name), self.per_name),
-            (key("ip", ip), self.per_ip),
-        ];
+    pub fn attempt(&self, name: &str, ip: &str, now: Instant) -> Result<(), Throttled> {
+        let mut guard = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let Attempts { tries, reported } = &mut *guard;
+        let ip_key = key("ip", ip);
+        let keys = [(key("name", name), self.per_name), (ip_key, self.per_ip)];
         let mut wait = None;
         for (k, limit) in &keys {
-            if let Some(v) = map.get_mut(k) {
+            if let Some(v) = tries.get_mut(k) {
                 v.retain(|t| now.duration_since(*t) < self.window);
                 if v.len() as u32 >= *limit {
                     let oldest = v.first().copied().unwrap_or(now);
@@ -145,23 +160,35 @@ impl LoginLimiter {
                 }
             }
         }
+        let window = self.window;
         if let Some(secs) = wait {
-            return Err(secs);
+            let report = reported
+                .get(&ip_key)
+                .is_none_or(|last| now.duration_since(*last) >= window);
+            if report {
+                if reported.len() >= MAX_KEYS {
+                    reported.retain(|_, last| now.duration_since(*last) < window);
+                }
+                reported.insert(ip_key, now);
+            }
+            return Err(Throttled {
+                retry_after_secs: secs,
+                report,
+            });
         }
-        if map.len() >= MAX_KEYS {
-            let window = self.window;
-            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < window));
+        if tries.len() >= MAX_KEYS {
+            tries.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < window));
         }
         for (k, _) in keys {
-            map.entry(k).or_default().push(now);
+            tries.entry(k).or_default().push(now);
         }
         Ok(())
     }
 
     /// Forgives the name's attempts after a successful login (the address keeps its count).
     pub fn succeeded(&self, name: &str) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&key("name", name));
+        let mut guard = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        guard.tries.remove(&key("name", name));
     }
 }
 
@@ -265,10 +292,12 @@ pub async fn login(
         target: None,
         detail: "{}".to_owned(),
     };
-    if let Err(secs) = limiter.attempt(&name, &ip, Instant::now()) {
-        store.append_audit(&audit("login.throttled")).await?;
+    if let Err(t) = limiter.attempt(&name, &ip, Instant::now()) {
+        if t.report {
+            store.append_audit(&audit("login.throttled")).await?;
+        }
         return Err(ApiError::TooManyRequests {
-            retry_after_secs: secs,
+            retry_after_secs: t.retry_after_secs,
         });
     }
     // A name no user can have is not looked up (and costs the store nothing).
@@ -296,14 +325,13 @@ pub async fn login(
     let (secret, hash) = token::generate();
     let ttl = state.inner.config.session_ttl;
     let expires = now + time::Duration::seconds(ttl.as_secs() as i64);
+    let ctx = WriteCtx {
+        actor: user.name.clone(),
+        ip: Some(ip.clone()),
+        now,
+    };
     store
-        .create_session(&hash, user.meta.id, now, expires)
-        .await?;
-    store
-        .append_audit(&NewAuditEntry {
-            target: Some(user.meta.id.to_string()),
-            ..audit("login.success")
-        })
+        .create_session(&ctx, &hash, user.meta.id, expires)
         .await?;
     let secure = if state.inner.config.secure_cookies {
         "; Secure"
@@ -332,14 +360,23 @@ fn dummy_hash() -> String {
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204)))]
 pub async fn logout(
     State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        state
-            .inner
-            .store
-            .delete_session(&token::hash(secret))
-            .await?;
+        let hash = token::hash(secret);
+        let store = &state.inner.store;
+        let now = crate::api::now();
+        // The audit entry names the session's user, so look it up first; an unknown or expired
+        // cookie ends nothing and writes nothing.
+        if let Some(user) = store.user_by_session(&hash, now).await? {
+            let ctx = WriteCtx {
+                actor: user.name,
+                ip: Some(addr.ip().to_string()),
+                now,
+            };
+            store.delete_session(&ctx, &hash).await?;
+        }
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
@@ -380,7 +417,21 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(l.attempt("ana", "1.2.3.4", t0), Ok(()));
         }
-        assert_eq!(l.attempt("ana", "5.6.7.8", t0), Err(61));
+        assert_eq!(
+            l.attempt("ana", "5.6.7.8", t0),
+            Err(Throttled {
+                retry_after_secs: 61,
+                report: true
+            })
+        );
+        // The same address refused again in the window is not reported twice.
+        assert_eq!(
+            l.attempt("ana", "5.6.7.8", t0 + Duration::from_secs(1)),
+            Err(Throttled {
+                retry_after_secs: 60,
+                report: false
+            })
+        );
         assert_eq!(l.attempt("bob", "1.2.3.4", t0), Ok(()));
         assert_eq!(
             l.attempt("ana", "1.2.3.4", t0 + Duration::from_secs(61)),

@@ -778,6 +778,11 @@ async fn login_sessions_and_rate_limit(backend: Backend) {
     let blocked = node.login("admin", &node.admin_password).await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(blocked.headers().contains_key("retry-after"));
+    // Hammering on is refused too, but audited once per window, not once per request.
+    for _ in 0..3 {
+        let again = node.login("admin", "wrong password").await;
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
     let (_, audit) = Api::new(&node, &node.token("admin").await)
         .get("/api/v1/audit?limit=1000")
         .await;
@@ -792,10 +797,11 @@ async fn login_sessions_and_rate_limit(backend: Backend) {
     assert_eq!(
         (
             count("login.success"),
+            count("logout"),
             count("login.failure"),
             count("login.throttled")
         ),
-        (1, 5, 1)
+        (1, 1, 5, 1)
     );
     // Nothing in the API changes or removes an audit entry.
     let admin = Api::new(&node, &node.token("admin").await);

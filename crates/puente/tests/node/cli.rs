@@ -10,7 +10,7 @@ both_backends!(
     init_refuses_an_initialised_node,
     admin_password_is_printed_once_and_works,
     user_add_prints_a_password_and_refuses_duplicates,
-    token_create_needs_an_existing_user,
+    tokens_are_created_for_existing_users_listed_and_revoked,
     audit_verify_finds_a_tampered_entry,
 );
 
@@ -194,7 +194,7 @@ async fn user_add_prints_a_password_and_refuses_duplicates(backend: Backend) {
     assert!(short.stderr.contains("at least 12"), "{}", short.stderr);
 }
 
-async fn token_create_needs_an_existing_user(backend: Backend) {
+async fn tokens_are_created_for_existing_users_listed_and_revoked(backend: Backend) {
     let node = TestNode::spawn(backend).await;
     let missing = node.cli(&["token", "create", "--user", "nobody"]).await;
     assert_eq!(missing.code, 2, "{missing:?}");
@@ -224,6 +224,41 @@ async fn token_create_needs_an_existing_user(backend: Backend) {
         !node.log().contains(&token),
         "token secret in the server log"
     );
+
+    // The list names each token and never a secret.
+    let second = node.token("admin").await;
+    let listed = node.cli(&["token", "list", "--user", "admin"]).await;
+    listed.assert_success();
+    let ids: Vec<&str> = listed
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", listed.stdout);
+    assert!(!listed.stdout.contains("pnt_"), "{}", listed.stdout);
+    // Revoking each stops the token at once; revoking again names the mistake.
+    for id in &ids {
+        node.cli(&["token", "revoke", id]).await.assert_success();
+    }
+    let revoked = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", node.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+    let revoked = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", node.url))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+    let again = node.cli(&["token", "revoke", ids[0]]).await;
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("no token"), "{}", again.stderr);
+    let none = node.cli(&["token", "list"]).await;
+    assert_eq!(none.stdout.trim(), "no tokens", "{none:?}");
 }
 
 async fn audit_verify_finds_a_tampered_entry(backend: Backend) {

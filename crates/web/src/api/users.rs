@@ -285,9 +285,9 @@ pub async fn update_me(
             // and guesses count against the same limit as logins.
             let limiter = &state.inner.limiter;
             let ip = who.ip.clone().unwrap_or_default();
-            if let Err(secs) = limiter.attempt(&who.user.name, &ip, std::time::Instant::now()) {
+            if let Err(t) = limiter.attempt(&who.user.name, &ip, std::time::Instant::now()) {
                 return Err(ApiError::TooManyRequests {
-                    retry_after_secs: secs,
+                    retry_after_secs: t.retry_after_secs,
                 });
             }
             let phc = who.user.password_hash.clone().unwrap_or_default();
