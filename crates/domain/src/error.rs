@@ -36,6 +36,14 @@ pub enum FieldErrorCode {
     Immutable,
     /// The value does not match what is on record (a current password).
     Mismatch,
+    /// The value contradicts another field of the same item (TLP:RED marked as passable).
+    Contradictory,
+    /// An end instant that is not later than its start (an action window that closes when or
+    /// before it opens).
+    EndNotAfterStart,
+    /// Too little to identify the thing described: none of the field combinations its kind
+    /// requires is present (a firearm with neither serial nor make and model).
+    Incomplete,
 }
 
 impl FieldErrorCode {
@@ -59,6 +67,9 @@ impl FieldErrorCode {
             Self::Duplicate => "duplicate",
             Self::Immutable => "immutable",
             Self::Mismatch => "mismatch",
+            Self::Contradictory => "contradictory",
+            Self::EndNotAfterStart => "end-not-after-start",
+            Self::Incomplete => "incomplete",
         }
     }
 }

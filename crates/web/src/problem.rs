@@ -483,6 +483,9 @@ mod tests {
             FieldErrorCode::Duplicate,
             FieldErrorCode::Immutable,
             FieldErrorCode::Mismatch,
+            FieldErrorCode::Contradictory,
+            FieldErrorCode::EndNotAfterStart,
+            FieldErrorCode::Incomplete,
         ];
         for c in codes {
             assert_translated(&i, &format!("field-{}", c.code()));

@@ -55,6 +55,9 @@ field-out-of-range = Value out of range.
 field-duplicate = Duplicate value.
 field-immutable = This field cannot be changed.
 field-mismatch = This does not match what is on record.
+field-contradictory = This value contradicts another field of the same item.
+field-end-not-after-start = The end must be later than the start.
+field-incomplete = Too little to identify it: give at least the fields its kind requires.
 
 # Expected-type names used in field-wrong-type and field-invalid-format
 type-string = text
@@ -75,6 +78,12 @@ type-cursor = a cursor from a previous page
 type-language = en or es
 type-user-name = lower-case letters, digits, ".", "_" or "-" (at most 64)
 type-text = text without control characters
+type-plate = a licence plate (letters, digits, spaces, hyphens and dots; at most 16)
+type-imo-number = an IMO number (seven digits with a valid check digit)
+type-mmsi = an MMSI (nine digits)
+type-firearm = a firearm
+type-vehicle = a vehicle
+type-person = a person
 
 # Kinds of record, used in messages
 kind-commitment = commitment

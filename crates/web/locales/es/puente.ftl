@@ -55,6 +55,9 @@ field-out-of-range = Valor fuera de rango.
 field-duplicate = Valor duplicado.
 field-immutable = Este campo no se puede cambiar.
 field-mismatch = No coincide con lo registrado.
+field-contradictory = Este valor contradice otro campo del mismo elemento.
+field-end-not-after-start = El final debe ser posterior al inicio.
+field-incomplete = Datos insuficientes para identificarlo: indique al menos los campos que exige su tipo.
 
 # Nombres de tipos esperados
 type-string = texto
@@ -75,6 +78,12 @@ type-cursor = un cursor de una página anterior
 type-language = en o es
 type-user-name = minúsculas, dígitos, ".", "_" o "-" (64 como máximo)
 type-text = texto sin caracteres de control
+type-plate = una placa (letras, dígitos, espacios, guiones y puntos; 16 como máximo)
+type-imo-number = un número IMO (siete dígitos con dígito de control válido)
+type-mmsi = un MMSI (nueve dígitos)
+type-firearm = un arma de fuego
+type-vehicle = un vehículo
+type-person = una persona
 
 # Tipos de registro
 kind-commitment = compromiso
