@@ -32,6 +32,14 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
+    /// The item's state machine refused the step.
+    #[error("step refused ({code}): {detail}")]
+    StepRefused { code: &'static str, detail: String },
+    /// Sealing an envelope (or a receipt) failed, or produced one that does not fit what the
+    /// store allocated for it (another seq or id, or a hash that is not the SHA-256 of its
+    /// text). Nothing was stored.
+    #[error("sealing failed: {0}")]
+    Seal(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("migration failed")]

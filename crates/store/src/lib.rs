@@ -12,9 +12,12 @@
 
 pub mod audit;
 pub mod error;
+pub mod exchange;
 pub mod postgres;
 mod rows;
+mod rows_exchange;
 mod sql;
+mod sql_exchange;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -28,6 +31,11 @@ use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditVerification, NewAuditEntry};
 pub use error::StoreError;
+pub use exchange::{
+    Accepted, Direction, Effect, EnvelopeRecord, ExchangeItem, Inbound, InboundRejection,
+    ItemFilter, ItemKind, ItemState, ItemStep, NewItem, NewPeer, NewStep, Peer, ReceiptSealer,
+    ReceiveReport, SealedEnvelope, Sealer, Sent, StepRefused, Stream,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -203,6 +211,93 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<User>>;
     /// Ends a session and appends `logout` (naming its user) if there was one; `false` if not.
     async fn delete_session(&self, ctx: &WriteCtx, secret_hash: &[u8; 32]) -> Result<bool>;
+
+    // ---- exchange with peers ----
+    //
+    // A peer is named by its party, not by an id: an unknown one is `NotFound { kind: "peer" }`
+    // with the nil id. Audit entries of exchanged envelopes are named
+    // `<item kind>.<step, or create>.<send|receive>` (e.g. `referral.create.send`,
+    // `request.answer.receive`), target the envelope id, and detail its peer, seq, item and
+    // hash; receipts are `receipt.send` (issued by `receive`) and `receipt.receive`.
+
+    /// Registers a peer from its card, or replaces the card of a registered one (keys and
+    /// endpoint change; sequence numbers and history stay). Audited (`peer.add`/`peer.update`).
+    /// `Duplicate` at `/tls_fingerprint` if another peer has that certificate.
+    async fn put_peer(&self, ctx: &WriteCtx, peer: &NewPeer) -> Result<Peer>;
+    async fn peer(&self, party: PartyCode) -> Result<Option<Peer>>;
+    /// The peer whose TLS certificate has this SHA-256 (64 lower-case hex).
+    async fn peer_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Peer>>;
+    /// Every registered peer, by party code.
+    async fn list_peers(&self) -> Result<Vec<Peer>>;
+
+    /// Sends a message to `to` in one transaction: allocates the next seq to that peer, has
+    /// `seal` sign the envelope with it, applies `effect` (stores the new item, or the step with
+    /// the state `decide` returns), puts the envelope in the outbox, appends the audit entry.
+    /// `NotFound` for an unknown peer or item (or an item of another kind than the step's);
+    /// `StepRefused` when `decide` refuses; `Seal` when `seal` fails or returns an envelope
+    /// with another seq, with another id than the new item's, or whose hash is not the SHA-256
+    /// of its text; `Duplicate` at `/id` for a new item whose id is already held. On any error
+    /// nothing is stored and no seq is used up. A new referral starts `sent`, a request `asked`.
+    async fn send(
+        &self,
+        ctx: &WriteCtx,
+        to: PartyCode,
+        effect: Effect<'_>,
+        seal: Sealer<'_>,
+    ) -> Result<Sent>;
+    /// Outbound envelopes to `to` without a receipt, lowest seq first (none for an unknown
+    /// peer).
+    async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>>;
+    /// Records a verified receipt from `peer`: each listed envelope whose id, seq and hash match
+    /// what was sent to `peer` is marked delivered; the receipt itself is stored; the peer's
+    /// last contact is `now` and its last error cleared. Returns how many were newly marked.
+    /// A receipt already stored (same id and hash) is not stored or audited again; one whose
+    /// id or seq is held with other content is `Duplicate` (at `/id` or `/seq`).
+    async fn record_receipt(
+        &self,
+        peer: PartyCode,
+        receipt: &SealedEnvelope,
+        accepted: &[Accepted],
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    /// Notes why delivery to `peer` failed, and when (shown on the peers page). Not audited:
+    /// nothing was exchanged.
+    async fn record_delivery_error(
+        &self,
+        peer: PartyCode,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Receives a verified batch from `from` in one transaction, envelope by envelope: an id
+    /// already held from `from` with the same hash is accepted again and changes nothing; an id
+    /// held with another hash (or from another peer), a seq other than the next expected, or a
+    /// refused step stops the batch there; anything else is applied, stored and audited. A step
+    /// on an item this node does not hold (or of another kind) is refused as `unknown-item`, a
+    /// new item whose id differs from its envelope's or is already held as `invalid`. Then the
+    /// receipt is sealed (even for a batch that added nothing) with the next receipt seq,
+    /// stored (outbound, already delivered: it travels in the response) and audited as
+    /// `receipt.send`, and the peer's last contact updated. `NotFound` if `from` is not a
+    /// peer; `Seal` (and nothing stored) if the receipt cannot be sealed.
+    async fn receive(
+        &self,
+        ctx: &WriteCtx,
+        from: PartyCode,
+        batch: Vec<Inbound<'_>>,
+        seal_receipt: ReceiptSealer<'_>,
+    ) -> Result<ReceiveReport>;
+    /// An item with all its steps, in order.
+    async fn get_item(&self, id: Uuid) -> Result<Option<ExchangeItem>>;
+    /// Items in id order (UUIDv7, so in sending order), keyset-paged.
+    async fn list_items(&self, filter: &ItemFilter, page: Page) -> Result<Paged<ExchangeItem>>;
+    /// Every envelope exchanged with `peer` (messages and receipts, both ways), in the order
+    /// this node stored them, with its row number: pass the last one as `after` for the next
+    /// page.
+    async fn list_envelopes(
+        &self,
+        peer: PartyCode,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, EnvelopeRecord)>>;
 
     // ---- audit trail ----
     /// Appends an entry on its own (logins, denials): for writes, the write methods append.

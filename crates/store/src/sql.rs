@@ -4,7 +4,8 @@
 //! sqlx-sqlite both accept, and only syntax both dialects share. A backend contributes just two
 //! things: a [`Conn`] (running a statement with its arguments on its connection type) and a
 //! [`Backend`] (opening its read and write transactions). `impl<B: Backend> Store for B` does the
-//! rest, so the SQLite and PostgreSQL stores cannot drift apart.
+//! rest, so the SQLite and PostgreSQL stores cannot drift apart. The exchange methods delegate to
+//! `sql_exchange`, which builds on the helpers here.
 //!
 //! Writes are serialised per node: SQLite has a single write connection, PostgreSQL takes a
 //! transaction-scoped advisory lock first thing in every write transaction. So the audit chain
@@ -25,12 +26,17 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry, AuditVerification, ChainVerifier, NewAuditEntry};
+use crate::exchange::{
+    Accepted, Effect, EnvelopeRecord, ExchangeItem, Inbound, ItemFilter, NewPeer, Peer,
+    ReceiptSealer, ReceiveReport, SealedEnvelope, Sealer, Sent,
+};
 use crate::rows::{
     ActionBody, ActionRow, AuditRow, CommitmentBody, CommitmentRow, FollowUpCandidateRow,
     FollowUpRow, IndicatorBody, IndicatorRow, MeasurementBody, MeasurementRow, MeetingBody,
     MeetingRow, MetaRow, NodeRow, ScheduleBasisRow, ScheduleCols, ScheduleRow, UserRow, date_text,
     hash_hex, id_text, instant, micros, parse_date, parse_hash, parse_id, truncate,
 };
+use crate::sql_exchange;
 use crate::{
     ActionFilter, CommitmentFilter, ImportSummary, IndicatorFilter, MeetingFilter, NodeInfo, Page,
     Paged, Result, Store, StoreError, TokenInfo, User, UserChanges, WriteCtx,
@@ -49,7 +55,7 @@ const VERIFY_BATCH: i64 = 10_000;
 const INSERT_PARAMS: usize = 256;
 
 /// How many ids one `IN (…)` list carries when looking up or recomputing many records.
-const IN_IDS: usize = 500;
+pub(crate) const IN_IDS: usize = 500;
 
 // ---------------------------------------------------------------------------------------------
 // Statements and their arguments
@@ -60,6 +66,9 @@ pub(crate) enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    /// A nullable integer: NULL must be bound as an integer, since PostgreSQL types every
+    /// parameter (a NULL text does not go into a BIGINT column).
+    OptInt(Option<i64>),
     Float(f64),
     Bool(bool),
 }
@@ -82,6 +91,11 @@ impl From<Option<String>> for Arg {
 impl From<i64> for Arg {
     fn from(i: i64) -> Self {
         Arg::Int(i)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(i: Option<i64>) -> Self {
+        Arg::OptInt(i)
     }
 }
 impl From<f64> for Arg {
@@ -129,7 +143,7 @@ impl Sql {
 }
 
 /// `INSERT INTO table (c1, …, cn) VALUES ($1, …, $n)`.
-fn insert_sql(table: &str, cols: &[&[&str]]) -> String {
+pub(crate) fn insert_sql(table: &str, cols: &[&[&str]]) -> String {
     insert_rows_sql(table, cols, 1)
 }
 
@@ -168,7 +182,7 @@ fn update_sql(table: &str, body: &[&str]) -> String {
     )
 }
 
-fn select_sql(table: &str, cols: &[&[&str]]) -> String {
+pub(crate) fn select_sql(table: &str, cols: &[&[&str]]) -> String {
     let cols: Vec<&str> = cols.iter().flat_map(|c| c.iter().copied()).collect();
     format!("SELECT {} FROM {table}", cols.join(", "))
 }
@@ -208,7 +222,7 @@ fn after_condition(sql: &mut Sql, page: Page) -> String {
 
 /// Appends `WHERE conds AND id > after ORDER BY id LIMIT limit + 1` (one more than the page, to
 /// know whether another page follows).
-fn keyset(sql: &mut Sql, mut conds: Vec<String>, page: Page) {
+pub(crate) fn keyset(sql: &mut Sql, mut conds: Vec<String>, page: Page) {
     conds.push(after_condition(sql, page));
     sql.text.push_str(" WHERE ");
     sql.text.push_str(&conds.join(" AND "));
@@ -217,7 +231,7 @@ fn keyset(sql: &mut Sql, mut conds: Vec<String>, page: Page) {
 }
 
 /// Cuts the extra row `keyset` asked for; a page of `limit` 0 is empty and has no cursor.
-fn paged<T>(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> Paged<T> {
+pub(crate) fn paged<T>(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> Paged<T> {
     let limit = page.limit as usize;
     let more = items.len() > limit;
     items.truncate(limit);
@@ -290,7 +304,7 @@ fn commitment_list_sql(filter: &CommitmentFilter, page: Page) -> Sql {
 }
 
 /// `IN ($a, $b, …)` over `ids`; never empty (callers skip empty lists).
-fn in_list(sql: &mut Sql, ids: impl IntoIterator<Item = String>) -> String {
+pub(crate) fn in_list(sql: &mut Sql, ids: impl IntoIterator<Item = String>) -> String {
     let ps: Vec<String> = ids.into_iter().map(|i| sql.param(i)).collect();
     format!("IN ({})", ps.join(", "))
 }
@@ -338,6 +352,7 @@ macro_rules! impl_conn {
                         Arg::Text(s) => q.bind(s.as_str()),
                         Arg::OptText(s) => q.bind(s.as_deref()),
                         Arg::Int(i) => q.bind(*i),
+                        Arg::OptInt(i) => q.bind(*i),
                         Arg::Float(f) => q.bind(*f),
                         Arg::Bool(b) => q.bind(*b),
                     };
@@ -352,6 +367,7 @@ macro_rules! impl_conn {
                         Arg::Text(s) => q.bind(s.as_str()),
                         Arg::OptText(s) => q.bind(s.as_deref()),
                         Arg::Int(i) => q.bind(*i),
+                        Arg::OptInt(i) => q.bind(*i),
                         Arg::Float(f) => q.bind(*f),
                         Arg::Bool(b) => q.bind(*b),
                     };
@@ -365,7 +381,7 @@ macro_rules! impl_conn {
 impl_conn!(sqlx::SqliteConnection, Sqlite);
 impl_conn!(sqlx::PgConnection, Postgres);
 
-type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
+pub(crate) type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
 
 /// What a backend provides besides its connection type: its name and its transactions.
 #[async_trait]
@@ -380,12 +396,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn after_bulk_load(&self) -> sqlx::Result<()>;
 }
 
-async fn fetch_one<R: BothRow, C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<Option<R>> {
+pub(crate) async fn fetch_one<R: BothRow, C: Conn + ?Sized>(
+    c: &mut C,
+    sql: &Sql,
+) -> sqlx::Result<Option<R>> {
     Ok(c.fetch::<R>(sql).await?.into_iter().next())
 }
 
 /// A count (or any single integer) from a one-row, one-column query.
-async fn count<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<i64> {
+pub(crate) async fn count<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<i64> {
     Ok(fetch_one::<(i64,), C>(c, sql).await?.map_or(0, |r| r.0))
 }
 
@@ -438,7 +457,7 @@ async fn existing_ids<C: Conn + ?Sized>(
 
 /// Maps a unique violation to `Duplicate`: at `key_pointer` if it was the primary key, at
 /// `other_pointer` if another unique rule (each table has at most one). Other errors pass.
-fn duplicate(
+pub(crate) fn duplicate(
     what: &'static str,
     key_pointer: &'static str,
     other_pointer: &'static str,
@@ -520,7 +539,7 @@ async fn chain_head<C: Conn + ?Sized>(c: &mut C) -> Result<(i64, [u8; 32])> {
     })
 }
 
-async fn append<C: Conn + ?Sized>(c: &mut C, e: &NewAuditEntry) -> Result<AuditEntry> {
+pub(crate) async fn append<C: Conn + ?Sized>(c: &mut C, e: &NewAuditEntry) -> Result<AuditEntry> {
     let (seq, prev) = chain_head(c).await?;
     // Stored at microsecond precision, so hash what reads back.
     let entry = NewAuditEntry {
@@ -549,7 +568,7 @@ fn token_info((id, user, label, created_at): (String, String, String, i64)) -> R
 }
 
 /// Appends the entry of a record write made in `ctx`.
-async fn audit_write<C: Conn + ?Sized>(
+pub(crate) async fn audit_write<C: Conn + ?Sized>(
     c: &mut C,
     ctx: &WriteCtx,
     action: &str,
@@ -1376,6 +1395,84 @@ impl<B: Backend> Store for B {
         audit_write(&mut *tx, ctx, "logout", user, json!({})).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    // The exchange half lives in `sql_exchange`, one function per method.
+
+    async fn put_peer(&self, ctx: &WriteCtx, peer: &NewPeer) -> Result<Peer> {
+        sql_exchange::put_peer(self, ctx, peer).await
+    }
+
+    async fn peer(&self, party: PartyCode) -> Result<Option<Peer>> {
+        sql_exchange::peer(self, party).await
+    }
+
+    async fn peer_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Peer>> {
+        sql_exchange::peer_by_fingerprint(self, fingerprint).await
+    }
+
+    async fn list_peers(&self) -> Result<Vec<Peer>> {
+        sql_exchange::list_peers(self).await
+    }
+
+    async fn send(
+        &self,
+        ctx: &WriteCtx,
+        to: PartyCode,
+        effect: Effect<'_>,
+        seal: Sealer<'_>,
+    ) -> Result<Sent> {
+        sql_exchange::send(self, ctx, to, effect, seal).await
+    }
+
+    async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>> {
+        sql_exchange::outbox(self, to, limit).await
+    }
+
+    async fn record_receipt(
+        &self,
+        peer: PartyCode,
+        receipt: &SealedEnvelope,
+        accepted: &[Accepted],
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        sql_exchange::record_receipt(self, peer, receipt, accepted, now).await
+    }
+
+    async fn record_delivery_error(
+        &self,
+        peer: PartyCode,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sql_exchange::record_delivery_error(self, peer, error, now).await
+    }
+
+    async fn receive(
+        &self,
+        ctx: &WriteCtx,
+        from: PartyCode,
+        batch: Vec<Inbound<'_>>,
+        seal_receipt: ReceiptSealer<'_>,
+    ) -> Result<ReceiveReport> {
+        sql_exchange::receive(self, ctx, from, batch, seal_receipt).await
+    }
+
+    async fn get_item(&self, id: Uuid) -> Result<Option<ExchangeItem>> {
+        sql_exchange::get_item(self, id).await
+    }
+
+    async fn list_items(&self, filter: &ItemFilter, page: Page) -> Result<Paged<ExchangeItem>> {
+        sql_exchange::list_items(self, filter, page).await
+    }
+
+    async fn list_envelopes(
+        &self,
+        peer: PartyCode,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, EnvelopeRecord)>> {
+        sql_exchange::list_envelopes(self, peer, after, limit).await
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {

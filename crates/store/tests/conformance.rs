@@ -25,9 +25,12 @@ use puente_domain::{
 use puente_store::postgres::PgStore;
 use puente_store::sqlite::SqliteStore;
 use puente_store::{
-    ActionFilter, CommitmentFilter, IndicatorFilter, MeetingFilter, NewAuditEntry, Page, Store,
-    StoreError, User, UserChanges, WriteCtx,
+    Accepted, ActionFilter, CommitmentFilter, Direction as EnvelopeDirection, Effect,
+    EnvelopeRecord, ExchangeItem, Inbound, InboundRejection, IndicatorFilter, ItemFilter, ItemKind,
+    ItemState, MeetingFilter, NewAuditEntry, NewItem, NewPeer, NewStep, Page, ReceiveReport,
+    SealedEnvelope, Sent, StepRefused, Store, StoreError, Stream, User, UserChanges, WriteCtx,
 };
+use sha2::{Digest, Sha256};
 use sqlx::Connection;
 use time::macros::date;
 use time::{Date, Duration, OffsetDateTime};
@@ -175,6 +178,13 @@ conformance!(
     concurrent_writers_keep_one_chain,
     import_matches_creating_one_by_one,
     import_with_one_bad_record_imports_nothing,
+    peers_register_replace_and_list,
+    send_numbers_per_peer_and_fills_the_outbox,
+    send_refused_by_decide_stores_nothing,
+    receipts_mark_only_matching_envelopes,
+    receive_applies_in_order_once,
+    items_filter_page_and_keep_their_steps,
+    concurrent_sends_get_consecutive_seqs,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2262,5 +2272,1256 @@ async fn import_with_one_bad_record_imports_nothing(h: H) {
     // Fixed, the same batch imports whole.
     s.import(&ctx(), &cs, &clash).await.unwrap();
     assert_eq!(audit_len(s).await, before + cs.len() + clash.len());
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchange with peers
+//
+// The store does not parse envelopes: these tests seal fake ones (any text, hashed with SHA-256)
+// and decide steps with closures standing in for the domain's state machine.
+
+type Decide = dyn Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync;
+type SealFn = dyn Fn(u64) -> Result<SealedEnvelope, String> + Send + Sync;
+
+fn fake_envelope(id: Uuid, seq: u64, message_type: &str, salt: &str) -> SealedEnvelope {
+    let signed = format!("{{\"id\":\"{id}\",\"seq\":{seq},\"type\":\"{message_type}\"}}\n{salt}");
+    SealedEnvelope {
+        id,
+        seq,
+        message_type: message_type.into(),
+        time: now_us(),
+        hash: Sha256::digest(signed.as_bytes()).into(),
+        signed,
+    }
+}
+
+fn card(party: PartyCode, n: u8) -> NewPeer {
+    NewPeer {
+        party,
+        endpoint: format!("https://{}.example.org:8443", party.as_str().to_lowercase()),
+        signing_key: format!("ed25519:key-{n}"),
+        tls_fingerprint: hex::encode([n; 32]),
+        card: format!("[node]\nparty = \"{party}\"\nversion = {n}\n"),
+    }
+}
+
+fn new_item(
+    id: Uuid,
+    kind: ItemKind,
+    originator: PartyCode,
+    recipient: PartyCode,
+    urgency: &str,
+) -> NewItem {
+    NewItem {
+        id,
+        kind,
+        originator,
+        recipient,
+        subtype: "arms-trafficking".into(),
+        urgency: urgency.into(),
+        summary: format!("summary of {id}"),
+        body: format!("{{\"id\":\"{id}\"}}"),
+        sent_at: now_us(),
+    }
+}
+
+/// A stand-in for the state machine: moves the item to `state`, stamping what that state means.
+fn becomes(
+    state: &'static str,
+) -> impl Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync {
+    let at = now_us();
+    move |it| {
+        let mut s = it.state.clone();
+        s.state = state.into();
+        match state {
+            "acknowledged" => s.acknowledged_at = Some(at),
+            "assigned" => s.agency = Some("SEMAR".into()),
+            "closed" => {
+                s.closed_at = Some(at);
+                s.closure = Some("acted".into());
+            }
+            _ => {}
+        }
+        Ok(s)
+    }
+}
+
+fn refuses(
+    code: &'static str,
+) -> impl Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync {
+    move |_| {
+        Err(StepRefused {
+            code,
+            detail: format!("refused: {code}"),
+        })
+    }
+}
+
+fn new_step<'a>(
+    item: Uuid,
+    kind: ItemKind,
+    step: &str,
+    by: PartyCode,
+    decide: &'a Decide,
+) -> NewStep<'a> {
+    NewStep {
+        item,
+        kind,
+        step: format!("{}.{step}", kind.as_str()),
+        by,
+        at: now_us(),
+        body: format!("{{\"step\":\"{step}\"}}"),
+        decide,
+    }
+}
+
+/// This node (MX) sends a new item to `to`.
+async fn send_new(s: &dyn Store, to: PartyCode, kind: ItemKind, urgency: &str) -> Sent {
+    let id = Uuid::now_v7();
+    let seal = move |seq: u64| Ok::<_, String>(fake_envelope(id, seq, kind.as_str(), "new"));
+    let item = new_item(id, kind, PartyCode::MX, to, urgency);
+    s.send(&ctx(), to, Effect::NewItem(item), &seal)
+        .await
+        .unwrap()
+}
+
+/// This node (MX) takes a step on `item` and sends it to `to`.
+async fn send_step(
+    s: &dyn Store,
+    to: PartyCode,
+    item: &ExchangeItem,
+    step: &str,
+    decide: &Decide,
+) -> Result<Sent, StoreError> {
+    let id = Uuid::now_v7();
+    let message_type = format!("{}.{step}", item.kind.as_str());
+    let seal = move |seq: u64| Ok::<_, String>(fake_envelope(id, seq, &message_type, "step"));
+    let step = new_step(item.id, item.kind, step, PartyCode::MX, decide);
+    s.send(&ctx(), to, Effect::Step(step), &seal).await
+}
+
+/// What the receipt sealer was given: its seq, the accepted list and the next seq.
+type Sealed = (u64, Vec<Accepted>, u64);
+
+/// Receives `batch` from `from`, returning the report and what the receipt sealer was given.
+async fn receive_batch(
+    s: &dyn Store,
+    from: PartyCode,
+    batch: Vec<Inbound<'_>>,
+) -> Result<(ReceiveReport, Sealed), StoreError> {
+    let given = std::sync::Mutex::new(None);
+    let seal = |seq: u64, accepted: &[Accepted], next: u64| {
+        *given.lock().unwrap() = Some((seq, accepted.to_vec(), next));
+        Ok::<_, String>(fake_envelope(Uuid::now_v7(), seq, "receipt", "receipt"))
+    };
+    let report = s.receive(&ctx(), from, batch, &seal).await?;
+    let given = given.into_inner().unwrap().expect("the receipt was sealed");
+    Ok((report, given))
+}
+
+fn accepted(e: &SealedEnvelope) -> Accepted {
+    Accepted {
+        id: e.id,
+        seq: e.seq,
+        hash: e.hash,
+    }
+}
+
+fn inbound_item(e: &SealedEnvelope, kind: ItemKind) -> Inbound<'static> {
+    Inbound {
+        envelope: e.clone(),
+        effect: Effect::NewItem(new_item(e.id, kind, PartyCode::US, PartyCode::MX, "urgent")),
+    }
+}
+
+fn inbound_step<'a>(
+    e: &SealedEnvelope,
+    item: Uuid,
+    kind: ItemKind,
+    decide: &'a Decide,
+) -> Inbound<'a> {
+    let step = e.message_type.rsplit('.').next().unwrap().to_owned();
+    Inbound {
+        envelope: e.clone(),
+        effect: Effect::Step(new_step(item, kind, &step, PartyCode::US, decide)),
+    }
+}
+
+async fn envelopes_of(s: &dyn Store, peer: PartyCode) -> Vec<(i64, EnvelopeRecord)> {
+    s.list_envelopes(peer, None, 10_000).await.unwrap()
+}
+
+fn detail(e: &puente_store::AuditEntry) -> serde_json::Value {
+    serde_json::from_str(&e.entry.detail).unwrap()
+}
+
+async fn peers_register_replace_and_list(h: H) {
+    let s = h.s();
+    assert_eq!(s.peer(PartyCode::US).await.unwrap(), None);
+    let first = ctx();
+    let us = s.put_peer(&first, &card(PartyCode::US, 1)).await.unwrap();
+    let c = card(PartyCode::US, 1);
+    assert_eq!(
+        (
+            us.party,
+            &us.endpoint,
+            &us.signing_key,
+            &us.tls_fingerprint,
+            &us.card
+        ),
+        (
+            c.party,
+            &c.endpoint,
+            &c.signing_key,
+            &c.tls_fingerprint,
+            &c.card
+        )
+    );
+    assert_eq!((us.added_at, us.updated_at), (first.now, first.now));
+    assert_eq!((us.next_out_seq, us.next_in_seq, us.backlog), (1, 1, 0));
+    assert_eq!(
+        (
+            us.oldest_undelivered_at,
+            us.last_contact_at,
+            &us.last_error,
+            us.last_error_at
+        ),
+        (None, None, &None, None)
+    );
+    assert_eq!(s.peer(PartyCode::US).await.unwrap(), Some(us.clone()));
+    let audit = s.list_audit(None, 100).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entry.action, "peer.add");
+    assert_eq!(audit[0].entry.target.as_deref(), Some("US"));
+    assert_eq!(detail(&audit[0])["tls_fingerprint"], c.tls_fingerprint);
+
+    // A new card replaces keys and endpoint; counters and history stay.
+    send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
+    let later = WriteCtx {
+        now: first.now + Duration::seconds(5),
+        ..ctx()
+    };
+    let replaced = s.put_peer(&later, &card(PartyCode::US, 2)).await.unwrap();
+    assert_eq!(replaced.tls_fingerprint, hex::encode([2u8; 32]));
+    assert_eq!(replaced.signing_key, "ed25519:key-2");
+    assert_eq!(
+        (replaced.added_at, replaced.updated_at),
+        (first.now, later.now)
+    );
+    assert_eq!((replaced.next_out_seq, replaced.backlog), (2, 1));
+    let last = s.list_audit(None, 100).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.entry.action.as_str(), last.entry.target.as_deref()),
+        ("peer.update", Some("US"))
+    );
+
+    let gt = s
+        .put_peer(&ctx(), &card(PartyCode::parse("GT").unwrap(), 3))
+        .await
+        .unwrap();
+    let listed: Vec<PartyCode> = s
+        .list_peers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.party)
+        .collect();
+    assert_eq!(listed, vec![gt.party, PartyCode::US]);
+    assert_eq!(
+        s.peer_by_fingerprint(&hex::encode([2u8; 32]))
+            .await
+            .unwrap()
+            .map(|p| p.party),
+        Some(PartyCode::US)
+    );
+    assert_eq!(
+        s.peer_by_fingerprint(&hex::encode([1u8; 32]))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.peer_by_fingerprint(&gt.tls_fingerprint).await.unwrap(),
+        Some(gt)
+    );
+
+    // Two peers cannot share a certificate; the refused write leaves no trace.
+    let before = audit_len(s).await;
+    let mut clash = card(PartyCode::parse("CA").unwrap(), 9);
+    clash.tls_fingerprint = hex::encode([2u8; 32]);
+    let e = s.put_peer(&ctx(), &clash).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Duplicate {
+                what: "peer",
+                pointer: "/tls_fingerprint"
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(s.list_peers().await.unwrap().len(), 2);
+    assert_eq!(audit_len(s).await, before);
+
+    // Delivery errors are noted (not audited) and cleared by the next receipt.
+    let at = now_us();
+    s.record_delivery_error(PartyCode::US, "connection refused", at)
+        .await
+        .unwrap();
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!(
+        (us.last_error.as_deref(), us.last_error_at),
+        (Some("connection refused"), Some(at))
+    );
+    assert_eq!(audit_len(s).await, before);
+    let e = s
+        .record_delivery_error(PartyCode::parse("CA").unwrap(), "x", at)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "peer", .. }),
+        "{e:?}"
+    );
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn send_numbers_per_peer_and_fills_the_outbox(h: H) {
+    let s = h.s();
+    let gt = PartyCode::parse("GT").unwrap();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    s.put_peer(&ctx(), &card(gt, 2)).await.unwrap();
+    let mut to_us = Vec::new();
+    let mut to_gt = Vec::new();
+    for i in 0..3 {
+        to_us.push(send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await);
+        if i < 2 {
+            to_gt.push(send_new(s, gt, ItemKind::Request, "routine").await);
+        }
+    }
+    let seqs = |v: &[Sent]| v.iter().map(|x| x.envelope.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(&to_us), vec![1, 2, 3]);
+    assert_eq!(seqs(&to_gt), vec![1, 2]);
+
+    // The item as stored: the new item's fields, in its initial state, without steps.
+    let first = &to_us[0];
+    assert_eq!(first.item.id, first.envelope.id);
+    assert_eq!(
+        (first.item.kind, first.item.originator, first.item.recipient),
+        (ItemKind::Referral, PartyCode::MX, PartyCode::US)
+    );
+    assert_eq!(first.item.state.state, "sent");
+    assert_eq!(to_gt[0].item.state.state, "asked");
+    assert!(first.item.steps.is_empty());
+    assert_eq!(
+        s.get_item(first.item.id).await.unwrap(),
+        Some(first.item.clone())
+    );
+
+    let outbox = s.outbox(PartyCode::US, 10).await.unwrap();
+    assert_eq!(outbox.len(), 3);
+    for (record, sent) in outbox.iter().zip(&to_us) {
+        assert_eq!(record.envelope, sent.envelope);
+        assert_eq!(
+            (
+                record.peer,
+                record.direction,
+                record.stream,
+                record.item,
+                record.delivered_at
+            ),
+            (
+                PartyCode::US,
+                EnvelopeDirection::Out,
+                Stream::Message,
+                Some(sent.item.id),
+                None
+            )
+        );
+    }
+    assert_eq!(
+        s.outbox(PartyCode::US, 2).await.unwrap(),
+        outbox[..2].to_vec()
+    );
+    assert_eq!(
+        s.outbox(PartyCode::parse("CA").unwrap(), 10).await.unwrap(),
+        vec![]
+    );
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!((us.next_out_seq, us.backlog), (4, 3));
+    assert_eq!(us.oldest_undelivered_at, Some(outbox[0].stored_at));
+
+    // Each send is audited, naming the envelope, its peer, seq, item and hash.
+    let audit = s.list_audit(None, 100).await.unwrap();
+    let sent: Vec<_> = audit
+        .iter()
+        .filter(|e| e.entry.action == "referral.create.send")
+        .collect();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[1].entry.target, Some(to_us[1].envelope.id.to_string()));
+    assert_eq!(
+        detail(sent[1]),
+        serde_json::json!({
+            "peer": "US",
+            "seq": 2,
+            "item": to_us[1].item.id.to_string(),
+            "hash": hex::encode(to_us[1].envelope.hash),
+        })
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.entry.action == "request.create.send")
+            .count(),
+        2
+    );
+
+    // A step: stored with its envelope's id, the item moved to the decided state.
+    let withdraw = becomes("withdrawn");
+    let stepped = send_step(s, PartyCode::US, &first.item, "withdraw", &withdraw)
+        .await
+        .unwrap();
+    assert_eq!(stepped.envelope.seq, 4);
+    assert_eq!(stepped.item.state.state, "withdrawn");
+    assert_eq!(stepped.item.steps.len(), 1);
+    let step = &stepped.item.steps[0];
+    assert_eq!(
+        (step.index, step.step.as_str(), step.by, step.envelope),
+        (0, "referral.withdraw", PartyCode::MX, stepped.envelope.id)
+    );
+    assert!(stepped.item.updated_at >= first.item.updated_at);
+    let last = s.list_audit(None, 100).await.unwrap().pop().unwrap();
+    assert_eq!(last.entry.action, "referral.withdraw.send");
+    assert_eq!(
+        s.outbox(PartyCode::US, 10)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .item,
+        Some(first.item.id)
+    );
+
+    // What is refused stores nothing and uses no seq.
+    let before = (
+        audit_len(s).await,
+        envelopes_of(s, PartyCode::US).await.len(),
+    );
+    let nobody = PartyCode::parse("CA").unwrap();
+    let id = Uuid::now_v7();
+    let seal = move |seq: u64| Ok::<_, String>(fake_envelope(id, seq, "referral", "x"));
+    let e = s
+        .send(
+            &ctx(),
+            nobody,
+            Effect::NewItem(new_item(
+                id,
+                ItemKind::Referral,
+                PartyCode::MX,
+                nobody,
+                "urgent",
+            )),
+            &seal,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "peer", .. }),
+        "{e:?}"
+    );
+    let ghost = ExchangeItem {
+        id: Uuid::now_v7(),
+        ..first.item.clone()
+    };
+    let e = send_step(s, PartyCode::US, &ghost, "withdraw", &withdraw)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "item", .. }),
+        "{e:?}"
+    );
+    // A step of the wrong kind does not find the item either.
+    let as_request = ExchangeItem {
+        kind: ItemKind::Request,
+        ..first.item.clone()
+    };
+    let e = send_step(s, PartyCode::US, &as_request, "answer", &withdraw)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "item", .. }),
+        "{e:?}"
+    );
+    // Sealers that fail, or seal something else than what was allocated.
+    let bad_seals: Vec<Box<SealFn>> = vec![
+        Box::new(|_| Err("the signing key is unreadable".to_owned())),
+        Box::new(move |seq| Ok(fake_envelope(id, seq + 1, "referral", "x"))),
+        Box::new(move |seq| Ok(fake_envelope(Uuid::now_v7(), seq, "referral", "x"))),
+        Box::new(move |seq| {
+            Ok(SealedEnvelope {
+                hash: [0; 32],
+                ..fake_envelope(id, seq, "referral", "x")
+            })
+        }),
+    ];
+    for seal in &bad_seals {
+        let item = new_item(
+            id,
+            ItemKind::Referral,
+            PartyCode::MX,
+            PartyCode::US,
+            "urgent",
+        );
+        let e = s
+            .send(&ctx(), PartyCode::US, Effect::NewItem(item), &**seal)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Seal(_)), "{e:?}");
+    }
+    assert_eq!(s.get_item(id).await.unwrap(), None);
+    // An item id already held.
+    let held = first.item.id;
+    let seal = move |seq: u64| Ok::<_, String>(fake_envelope(held, seq, "referral", "again"));
+    let item = new_item(
+        held,
+        ItemKind::Referral,
+        PartyCode::MX,
+        PartyCode::US,
+        "urgent",
+    );
+    let e = s
+        .send(&ctx(), PartyCode::US, Effect::NewItem(item), &seal)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Duplicate {
+                what: "item",
+                pointer: "/id"
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        (
+            audit_len(s).await,
+            envelopes_of(s, PartyCode::US).await.len()
+        ),
+        before
+    );
+    assert_eq!(
+        s.peer(PartyCode::US).await.unwrap().unwrap().next_out_seq,
+        5
+    );
+    assert_eq!(
+        send_new(s, PartyCode::US, ItemKind::Request, "urgent")
+            .await
+            .envelope
+            .seq,
+        5
+    );
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn send_refused_by_decide_stores_nothing(h: H) {
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let sent = send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
+    let before_audit = audit_len(s).await;
+    let before_envelopes = envelopes_of(s, PartyCode::US).await;
+    let sealed = std::sync::atomic::AtomicUsize::new(0);
+    let seal = |seq: u64| {
+        sealed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, String>(fake_envelope(Uuid::now_v7(), seq, "referral.withdraw", "x"))
+    };
+    let refuse = refuses("already-done");
+    let step = new_step(
+        sent.item.id,
+        ItemKind::Referral,
+        "withdraw",
+        PartyCode::MX,
+        &refuse,
+    );
+    let e = s
+        .send(&ctx(), PartyCode::US, Effect::Step(step), &seal)
+        .await
+        .unwrap_err();
+    match e {
+        StoreError::StepRefused { code, detail } => {
+            assert_eq!(
+                (code, detail.as_str()),
+                ("already-done", "refused: already-done")
+            );
+        }
+        other => panic!("expected StepRefused, got {other:?}"),
+    }
+    // Not even sealed: a refused step is decided before anything is signed.
+    assert_eq!(sealed.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(audit_len(s).await, before_audit);
+    assert_eq!(envelopes_of(s, PartyCode::US).await, before_envelopes);
+    assert_eq!(
+        s.get_item(sent.item.id).await.unwrap(),
+        Some(sent.item.clone())
+    );
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!((us.next_out_seq, us.backlog), (2, 1));
+    let ack = becomes("withdrawn");
+    let ok = send_step(s, PartyCode::US, &sent.item, "withdraw", &ack)
+        .await
+        .unwrap();
+    assert_eq!(ok.envelope.seq, 2);
+}
+
+async fn receipts_mark_only_matching_envelopes(h: H) {
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let sent: Vec<Sent> = [
+        send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await,
+        send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await,
+        send_new(s, PartyCode::US, ItemKind::Request, "urgent").await,
+    ]
+    .into();
+    s.record_delivery_error(PartyCode::US, "timed out", now_us())
+        .await
+        .unwrap();
+    let before = audit_len(s).await;
+
+    // A wrong hash, and a right hash under the wrong seq, mark nothing.
+    let mut wrong_hash = accepted(&sent[1].envelope);
+    wrong_hash.hash[0] ^= 1;
+    let mut wrong_seq = accepted(&sent[2].envelope);
+    wrong_seq.seq = 2;
+    let huge = Accepted {
+        seq: u64::MAX,
+        ..accepted(&sent[0].envelope)
+    };
+    let receipt1 = fake_envelope(Uuid::now_v7(), 1, "receipt", "r1");
+    let now = now_us();
+    let marked = s
+        .record_receipt(
+            PartyCode::US,
+            &receipt1,
+            &[wrong_hash, wrong_seq, huge],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, 0);
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!(us.backlog, 3);
+    // Contact was made all the same: the error is cleared.
+    assert_eq!(
+        (us.last_contact_at, us.last_error, us.last_error_at),
+        (Some(now), None, None)
+    );
+
+    let marked = s
+        .record_receipt(
+            PartyCode::US,
+            &receipt1,
+            &[accepted(&sent[0].envelope)],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        marked, 1,
+        "the same receipt again still marks what it covers"
+    );
+    let outbox = s.outbox(PartyCode::US, 10).await.unwrap();
+    assert_eq!(
+        outbox.iter().map(|r| r.envelope.seq).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+
+    let receipt2 = fake_envelope(Uuid::now_v7(), 2, "receipt", "r2");
+    let all: Vec<Accepted> = sent.iter().map(|x| accepted(&x.envelope)).collect();
+    let later = now + Duration::seconds(1);
+    assert_eq!(
+        s.record_receipt(PartyCode::US, &receipt2, &all, later)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.record_receipt(PartyCode::US, &receipt2, &all, later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.outbox(PartyCode::US, 10).await.unwrap(), vec![]);
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!(
+        (us.backlog, us.oldest_undelivered_at, us.last_contact_at),
+        (0, None, Some(later))
+    );
+
+    // Each receipt is stored and audited once.
+    let audit = s.list_audit(None, 100).await.unwrap();
+    let receipts: Vec<_> = audit[before..].iter().collect();
+    assert_eq!(receipts.len(), 2);
+    assert!(receipts.iter().all(|e| e.entry.action == "receipt.receive"));
+    assert_eq!(receipts[0].entry.target, Some(receipt1.id.to_string()));
+    assert_eq!(receipts[0].entry.actor, "peer:US");
+    assert_eq!(detail(receipts[1])["delivered"], 2);
+    assert_eq!(detail(receipts[1])["seq"], 2);
+    let log = envelopes_of(s, PartyCode::US).await;
+    assert_eq!(log.len(), 5);
+    assert!(log.windows(2).all(|w| w[0].0 < w[1].0));
+    let (messages, receipts): (Vec<_>, Vec<_>) = log
+        .iter()
+        .map(|(_, r)| r)
+        .partition(|r| r.stream == Stream::Message);
+    assert_eq!(messages[0].delivered_at, Some(now));
+    assert_eq!(messages[1].delivered_at, Some(later));
+    assert!(
+        messages
+            .iter()
+            .all(|r| r.direction == EnvelopeDirection::Out)
+    );
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[0].envelope, receipt1);
+    assert_eq!(
+        (
+            receipts[1].direction,
+            receipts[1].item,
+            receipts[1].delivered_at,
+            receipts[1].stored_at
+        ),
+        (EnvelopeDirection::In, None, None, later)
+    );
+    // Paging the log by row number.
+    let first2 = s.list_envelopes(PartyCode::US, None, 2).await.unwrap();
+    let rest = s
+        .list_envelopes(PartyCode::US, Some(first2[1].0), 10)
+        .await
+        .unwrap();
+    assert_eq!([first2, rest].concat(), log);
+
+    // A receipt id held with other content, or a receipt seq held under another id.
+    let tampered = SealedEnvelope {
+        hash: [7; 32],
+        ..receipt2.clone()
+    };
+    let e = s
+        .record_receipt(PartyCode::US, &tampered, &all, later)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Duplicate {
+                what: "receipt",
+                pointer: "/id"
+            }
+        ),
+        "{e:?}"
+    );
+    let reused = fake_envelope(Uuid::now_v7(), 2, "receipt", "r2 again");
+    let e = s
+        .record_receipt(PartyCode::US, &reused, &all, later)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Duplicate {
+                what: "receipt",
+                pointer: "/seq"
+            }
+        ),
+        "{e:?}"
+    );
+    let e = s
+        .record_receipt(PartyCode::parse("CA").unwrap(), &receipt2, &all, later)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "peer", .. }),
+        "{e:?}"
+    );
+    assert_eq!(audit_len(s).await, before + 2);
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn receive_applies_in_order_once(h: H) {
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let referral = fake_envelope(Uuid::now_v7(), 1, "referral", "a");
+    let ack = fake_envelope(Uuid::now_v7(), 2, "referral.acknowledge", "b");
+    let request = fake_envelope(Uuid::now_v7(), 3, "request", "c");
+    let acknowledge = becomes("acknowledged");
+    let batch = || {
+        vec![
+            inbound_item(&referral, ItemKind::Referral),
+            inbound_step(&ack, referral.id, ItemKind::Referral, &acknowledge),
+            inbound_item(&request, ItemKind::Request),
+        ]
+    };
+    let before = audit_len(s).await;
+    let (report, given) = receive_batch(s, PartyCode::US, batch()).await.unwrap();
+    let all = vec![accepted(&referral), accepted(&ack), accepted(&request)];
+    assert_eq!(
+        (&report.accepted, &report.rejected, report.next_seq),
+        (&all, &None, 4)
+    );
+    assert_eq!(given, (1, all.clone(), 4));
+    assert_eq!(report.receipt.seq, 1);
+
+    let item = s.get_item(referral.id).await.unwrap().unwrap();
+    assert_eq!(
+        (item.originator, item.recipient, item.state.state.as_str()),
+        (PartyCode::US, PartyCode::MX, "acknowledged")
+    );
+    assert!(item.state.acknowledged_at.is_some());
+    assert_eq!(item.steps.len(), 1);
+    assert_eq!(
+        (
+            item.steps[0].index,
+            item.steps[0].by,
+            item.steps[0].envelope
+        ),
+        (0, PartyCode::US, ack.id)
+    );
+    assert_eq!(
+        s.get_item(request.id).await.unwrap().unwrap().state.state,
+        "asked"
+    );
+
+    let audit = s.list_audit(None, 100).await.unwrap();
+    let actions: Vec<&str> = audit[before..]
+        .iter()
+        .map(|e| e.entry.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "referral.create.receive",
+            "referral.acknowledge.receive",
+            "request.create.receive",
+            "receipt.send"
+        ]
+    );
+    assert_eq!(audit[before + 1].entry.target, Some(ack.id.to_string()));
+    assert_eq!(audit[before + 1].entry.actor, "ana");
+    assert_eq!(detail(&audit[before + 1])["item"], referral.id.to_string());
+    assert_eq!(detail(&audit[before + 3])["next_seq"], 4);
+
+    let log = envelopes_of(s, PartyCode::US).await;
+    assert_eq!(log.len(), 4);
+    let inbound: Vec<&EnvelopeRecord> = log[..3].iter().map(|(_, r)| r).collect();
+    assert!(inbound.iter().all(|r| r.direction == EnvelopeDirection::In
+        && r.stream == Stream::Message
+        && r.delivered_at.is_none()));
+    assert_eq!(inbound[1].item, Some(referral.id));
+    let receipt = &log[3].1;
+    assert_eq!(receipt.envelope, report.receipt);
+    assert_eq!(
+        (receipt.direction, receipt.stream, receipt.item),
+        (EnvelopeDirection::Out, Stream::Receipt, None)
+    );
+    assert_eq!(receipt.delivered_at, Some(receipt.stored_at));
+    // A receipt travels in the response, never through the outbox.
+    assert_eq!(s.outbox(PartyCode::US, 10).await.unwrap(), vec![]);
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!((us.next_in_seq, us.backlog), (4, 0));
+    assert!(us.last_contact_at.is_some());
+
+    // The same batch again: all accepted again, nothing applied twice; only a new receipt.
+    let audit_before = audit_len(s).await;
+    let (again, given) = receive_batch(s, PartyCode::US, batch()).await.unwrap();
+    assert_eq!(
+        (&again.accepted, &again.rejected, again.next_seq),
+        (&all, &None, 4)
+    );
+    assert_eq!(given, (2, all.clone(), 4));
+    assert_eq!(audit_len(s).await, audit_before + 1);
+    let log2 = envelopes_of(s, PartyCode::US).await;
+    assert_eq!(log2[..4], log[..]);
+    assert_eq!(log2.len(), 5);
+    assert_eq!(log2[4].1.stream, Stream::Receipt);
+    assert_eq!(s.get_item(referral.id).await.unwrap().unwrap(), item);
+
+    // A replay (a held id with other bytes) stops the batch there; what came before stays.
+    let next = fake_envelope(Uuid::now_v7(), 4, "referral", "d");
+    let replayed = fake_envelope(referral.id, 1, "referral", "other bytes");
+    let after = fake_envelope(Uuid::now_v7(), 5, "referral", "e");
+    let (report, given) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![
+            inbound_item(&next, ItemKind::Referral),
+            inbound_item(&replayed, ItemKind::Referral),
+            inbound_item(&after, ItemKind::Referral),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.accepted, vec![accepted(&next)]);
+    assert_eq!(
+        report.rejected,
+        Some((1, InboundRejection::Replayed { id: referral.id }))
+    );
+    assert_eq!((report.next_seq, given.0, given.2), (5, 3, 5));
+    assert!(s.get_item(next.id).await.unwrap().is_some());
+    assert_eq!(s.get_item(after.id).await.unwrap(), None);
+
+    // A gap.
+    let ahead = fake_envelope(Uuid::now_v7(), 7, "referral", "f");
+    let (report, given) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_item(&ahead, ItemKind::Referral)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.accepted, vec![]);
+    assert_eq!(
+        report.rejected,
+        Some((
+            0,
+            InboundRejection::SequenceGap {
+                expected: 5,
+                got: 7
+            }
+        ))
+    );
+    assert_eq!(given, (4, vec![], 5));
+    assert_eq!(s.get_item(ahead.id).await.unwrap(), None);
+
+    // A step on an item this node does not hold.
+    let orphan = fake_envelope(Uuid::now_v7(), 5, "referral.acknowledge", "g");
+    let (report, _) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_step(
+            &orphan,
+            Uuid::now_v7(),
+            ItemKind::Referral,
+            &acknowledge,
+        )],
+    )
+    .await
+    .unwrap();
+    match &report.rejected {
+        Some((
+            0,
+            InboundRejection::Refused(StepRefused {
+                code: "unknown-item",
+                ..
+            }),
+        )) => {}
+        other => panic!("expected unknown-item, got {other:?}"),
+    }
+    // A step the state machine refuses leaves the item as it was.
+    let refuse = refuses("already-done");
+    let twice = fake_envelope(Uuid::now_v7(), 5, "referral.acknowledge", "h");
+    let audit_before = audit_len(s).await;
+    let (report, given) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_step(
+            &twice,
+            referral.id,
+            ItemKind::Referral,
+            &refuse,
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.rejected,
+        Some((
+            0,
+            InboundRejection::Refused(StepRefused {
+                code: "already-done",
+                detail: "refused: already-done".into()
+            })
+        ))
+    );
+    assert_eq!(given, (6, vec![], 5));
+    assert_eq!(s.get_item(referral.id).await.unwrap().unwrap(), item);
+    assert_eq!(audit_len(s).await, audit_before + 1, "only the receipt");
+
+    // Receipts to the peer are numbered 1, 2, 3, … apart from its messages.
+    let receipts: Vec<u64> = envelopes_of(s, PartyCode::US)
+        .await
+        .into_iter()
+        .filter(|(_, r)| r.stream == Stream::Receipt)
+        .map(|(_, r)| r.envelope.seq)
+        .collect();
+    assert_eq!(receipts, vec![1, 2, 3, 4, 5, 6]);
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!(us.next_in_seq, 5);
+
+    // From a party that is not a peer: nothing, not even a receipt.
+    let stranger = fake_envelope(Uuid::now_v7(), 1, "referral", "i");
+    let e = receive_batch(
+        s,
+        PartyCode::parse("CA").unwrap(),
+        vec![inbound_item(&stranger, ItemKind::Referral)],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotFound { kind: "peer", .. }),
+        "{e:?}"
+    );
+    // A receipt that cannot be sealed stores nothing of the batch.
+    let audit_before = audit_len(s).await;
+    let n = fake_envelope(Uuid::now_v7(), 5, "referral", "j");
+    let seal = |_: u64, _: &[Accepted], _: u64| Err::<SealedEnvelope, _>("no key".to_owned());
+    let e = s
+        .receive(
+            &ctx(),
+            PartyCode::US,
+            vec![inbound_item(&n, ItemKind::Referral)],
+            &seal,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Seal(_)), "{e:?}");
+    assert_eq!(s.get_item(n.id).await.unwrap(), None);
+    assert_eq!(audit_len(s).await, audit_before);
+    assert_eq!(s.peer(PartyCode::US).await.unwrap().unwrap().next_in_seq, 5);
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn items_filter_page_and_keep_their_steps(h: H) {
+    let s = h.s();
+    let gt = PartyCode::parse("GT").unwrap();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    s.put_peer(&ctx(), &card(gt, 2)).await.unwrap();
+    let mut referrals_to_us = Vec::new();
+    for i in 0..5 {
+        let urgency = if i % 2 == 0 { "urgent" } else { "routine" };
+        referrals_to_us.push(
+            send_new(s, PartyCode::US, ItemKind::Referral, urgency)
+                .await
+                .item,
+        );
+    }
+    let mut requests_to_gt = Vec::new();
+    for _ in 0..3 {
+        requests_to_gt.push(send_new(s, gt, ItemKind::Request, "routine").await.item);
+    }
+    let inbound: Vec<SealedEnvelope> = (1..=2)
+        .map(|seq| fake_envelope(Uuid::now_v7(), seq, "referral", "in"))
+        .collect();
+    let (report, _) = receive_batch(
+        s,
+        PartyCode::US,
+        inbound
+            .iter()
+            .map(|e| inbound_item(e, ItemKind::Referral))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.accepted.len(), 2);
+
+    // One item walks through three steps: they come back in order.
+    let (ack, assign, close) = (
+        becomes("acknowledged"),
+        becomes("assigned"),
+        becomes("closed"),
+    );
+    let walked = s.get_item(inbound[0].id).await.unwrap().unwrap();
+    let mut envelopes = Vec::new();
+    for (step, decide) in [
+        ("acknowledge", &ack as &Decide),
+        ("assign", &assign),
+        ("outcome", &close),
+    ] {
+        let current = s.get_item(walked.id).await.unwrap().unwrap();
+        envelopes.push(
+            send_step(s, PartyCode::US, &current, step, decide)
+                .await
+                .unwrap()
+                .envelope
+                .id,
+        );
+    }
+    let walked = s.get_item(walked.id).await.unwrap().unwrap();
+    let steps: Vec<(u32, &str, Uuid)> = walked
+        .steps
+        .iter()
+        .map(|st| (st.index, st.step.as_str(), st.envelope))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (0, "referral.acknowledge", envelopes[0]),
+            (1, "referral.assign", envelopes[1]),
+            (2, "referral.outcome", envelopes[2]),
+        ]
+    );
+    assert_eq!(
+        (
+            walked.state.state.as_str(),
+            walked.state.agency.as_deref(),
+            walked.state.closure.as_deref()
+        ),
+        ("closed", Some("SEMAR"), Some("acted"))
+    );
+    assert!(walked.state.acknowledged_at.is_some() && walked.state.closed_at.is_some());
+    assert_eq!(s.get_item(Uuid::now_v7()).await.unwrap(), None);
+
+    let list = |filter: ItemFilter, limit: u32| async move {
+        all_pages!(
+            limit,
+            |page| s.list_items(&filter, page),
+            |i: &ExchangeItem| i.id
+        )
+    };
+    let ids = |items: &[ExchangeItem]| items.iter().map(|i| i.id).collect::<Vec<_>>();
+    let all = list(ItemFilter::default(), 3).await;
+    assert_eq!(all.len(), 10);
+    // Every listed item carries its steps, as `get_item` gives them.
+    for i in &all {
+        assert_eq!(Some(i), s.get_item(i.id).await.unwrap().as_ref());
+    }
+    let referrals = list(
+        ItemFilter {
+            kind: Some(ItemKind::Referral),
+            ..Default::default()
+        },
+        2,
+    )
+    .await;
+    assert_eq!(referrals.len(), 7);
+    let to_gt = list(
+        ItemFilter {
+            recipient: Some(gt),
+            ..Default::default()
+        },
+        2,
+    )
+    .await;
+    assert_eq!(ids(&to_gt), ids(&requests_to_gt));
+    let from_us = list(
+        ItemFilter {
+            originator: Some(PartyCode::US),
+            ..Default::default()
+        },
+        1,
+    )
+    .await;
+    assert_eq!(
+        ids(&from_us),
+        inbound.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    let urgent_mine = list(
+        ItemFilter {
+            originator: Some(PartyCode::MX),
+            urgency: Some("urgent".into()),
+            ..Default::default()
+        },
+        2,
+    )
+    .await;
+    assert_eq!(
+        ids(&urgent_mine),
+        vec![
+            referrals_to_us[0].id,
+            referrals_to_us[2].id,
+            referrals_to_us[4].id
+        ]
+    );
+    let closed = list(
+        ItemFilter {
+            state: Some("closed".into()),
+            ..Default::default()
+        },
+        5,
+    )
+    .await;
+    assert_eq!(ids(&closed), vec![walked.id]);
+    let semar = list(
+        ItemFilter {
+            agency: Some("SEMAR".into()),
+            kind: Some(ItemKind::Referral),
+            ..Default::default()
+        },
+        5,
+    )
+    .await;
+    assert_eq!(ids(&semar), vec![walked.id]);
+    let asked = list(
+        ItemFilter {
+            state: Some("asked".into()),
+            kind: Some(ItemKind::Request),
+            ..Default::default()
+        },
+        5,
+    )
+    .await;
+    assert_eq!(asked.len(), 3);
+    let none = list(
+        ItemFilter {
+            kind: Some(ItemKind::Request),
+            recipient: Some(PartyCode::US),
+            ..Default::default()
+        },
+        5,
+    )
+    .await;
+    assert!(none.is_empty());
+    let empty = s
+        .list_items(
+            &ItemFilter::default(),
+            Page {
+                after: None,
+                limit: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((empty.items.len(), empty.next), (0, None));
+}
+
+async fn concurrent_sends_get_consecutive_seqs(h: H) {
+    const TASKS: usize = 8;
+    const EACH: usize = 5;
+    h.s()
+        .put_peer(&ctx(), &card(PartyCode::US, 1))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let h = h.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for _ in 0..EACH {
+                seqs.push(
+                    send_new(h.s(), PartyCode::US, ItemKind::Referral, "urgent")
+                        .await
+                        .envelope
+                        .seq,
+                );
+            }
+            seqs
+        }));
+    }
+    let mut seqs = BTreeSet::new();
+    for t in tasks {
+        for seq in t.await.unwrap() {
+            assert!(seqs.insert(seq), "seq {seq} given twice");
+        }
+    }
+    let n = (TASKS * EACH) as u64;
+    assert_eq!(
+        seqs.into_iter().collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>()
+    );
+    let s = h.s();
+    let outbox = s.outbox(PartyCode::US, 1000).await.unwrap();
+    assert_eq!(
+        outbox.iter().map(|r| r.envelope.seq).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>()
+    );
+    let us = s.peer(PartyCode::US).await.unwrap().unwrap();
+    assert_eq!((us.next_out_seq, us.backlog), (n + 1, n));
     assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
 }

@@ -1,0 +1,828 @@
+//! The exchange half of `impl<B: Backend> Store for B` (see `sql.rs`): peers, the outbox,
+//! receipts, inbound batches and the exchanged items, one function per trait method, each one
+//! transaction, in the same shared SQL dialect.
+//!
+//! Sequence numbers are handed out here and nowhere else, inside the node's serialised write
+//! transaction (SQLite's single writer, PostgreSQL's advisory lock): reading a peer's counter and
+//! storing the envelope that uses it cannot interleave with another send, so seqs have no gaps
+//! and no duplicates. The sealers and the `decide` closures run inside that transaction too, so
+//! a refused step or a failed seal leaves nothing behind, not even a used seq.
+
+use std::collections::HashMap;
+
+use puente_domain::PartyCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::NewAuditEntry;
+use crate::exchange::{
+    Accepted, Direction, Effect, EnvelopeRecord, ExchangeItem, Inbound, InboundRejection,
+    ItemFilter, ItemKind, NewItem, NewPeer, NewStep, Peer, ReceiptSealer, ReceiveReport,
+    SealedEnvelope, Sealer, Sent, StepRefused, Stream,
+};
+use crate::rows::{corrupt, hash_hex, id_text, micros};
+use crate::rows_exchange::{
+    EnvelopeRow, ItemRow, PeerRow, StepRow, seq_read, seq_sql, state_args, state_sets,
+};
+use crate::sql::{
+    Backend, Conn, IN_IDS, Sql, append, audit_write, duplicate, fetch_one, in_list, insert_sql,
+    keyset, paged, select_sql,
+};
+use crate::{Page, Paged, Result, StoreError, WriteCtx};
+
+/// Outbound messages to the peer `p` not yet acknowledged: the outbox, and the backlog.
+const UNDELIVERED: &str =
+    "e.peer = p.party AND e.direction = 'out' AND e.stream = 'message' AND e.delivered_at IS NULL";
+
+fn peer_select() -> String {
+    format!(
+        "SELECT p.party, p.endpoint, p.signing_key, p.tls_fingerprint, p.card, p.added_at, \
+         p.updated_at, p.next_out_seq, p.next_in_seq, p.last_contact_at, p.last_error, \
+         p.last_error_at, \
+         (SELECT COUNT(*) FROM envelopes e WHERE {UNDELIVERED}) AS backlog, \
+         (SELECT MIN(e.stored_at) FROM envelopes e WHERE {UNDELIVERED}) AS oldest_undelivered_at \
+         FROM peers p"
+    )
+}
+
+fn envelope_select() -> String {
+    select_sql("envelopes", &[&["row_no"], EnvelopeRow::COLS])
+}
+
+fn item_select() -> String {
+    select_sql("items", &[ItemRow::COLS])
+}
+
+/// `Seal`, with the sealer's reason or what is wrong with what it returned.
+fn seal_error(reason: impl Into<String>) -> StoreError {
+    StoreError::Seal(reason.into())
+}
+
+/// Peers are named by party, not id; `NotFound` carries the nil id for them.
+fn unknown_peer() -> StoreError {
+    StoreError::NotFound {
+        kind: "peer",
+        id: Uuid::nil(),
+    }
+}
+
+/// The audit action of an exchanged message: `<kind>.<step, or create>.<send|receive>`. A step
+/// token may come with its kind as prefix (`referral.acknowledge`, as the message type) or
+/// without (`acknowledge`); both name the step `acknowledge`.
+fn message_action(kind: ItemKind, step: Option<&str>, way: &str) -> String {
+    let k = kind.as_str();
+    let name = match step {
+        None => "create",
+        Some(s) => s
+            .strip_prefix(k)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .unwrap_or(s),
+    };
+    format!("{k}.{name}.{way}")
+}
+
+fn message_detail(peer: PartyCode, e: &SealedEnvelope, item: Uuid) -> serde_json::Value {
+    json!({
+        "peer": peer.as_str(),
+        "seq": e.seq,
+        "item": id_text(item),
+        "hash": hash_hex(&e.hash),
+    })
+}
+
+/// What a sealer returned, checked against what the store allocated: the store keeps the
+/// envelope as evidence, so it must carry the seq the counters say and the hash of its text.
+fn checked(
+    sealed: std::result::Result<SealedEnvelope, String>,
+    seq: u64,
+) -> Result<SealedEnvelope> {
+    let e = sealed.map_err(seal_error)?;
+    if e.seq != seq {
+        return Err(seal_error(format!(
+            "the envelope was sealed with seq {} instead of {seq}",
+            e.seq
+        )));
+    }
+    let hash: [u8; 32] = Sha256::digest(e.signed.as_bytes()).into();
+    if hash != e.hash {
+        return Err(seal_error(format!(
+            "envelope {}: its hash is not the SHA-256 of its text",
+            e.id
+        )));
+    }
+    Ok(e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// A peer's three counters, as stored.
+struct Counters {
+    next_out: u64,
+    next_in: u64,
+    next_receipt: u64,
+}
+
+async fn counters<C: Conn + ?Sized>(c: &mut C, party: PartyCode) -> Result<Option<Counters>> {
+    let row: Option<(i64, i64, i64)> = fetch_one(
+        c,
+        &Sql::new("SELECT next_out_seq, next_in_seq, next_receipt_seq FROM peers WHERE party = $1")
+            .bind(party.as_str()),
+    )
+    .await?;
+    let Some((o, i, r)) = row else {
+        return Ok(None);
+    };
+    let id = party.as_str();
+    Ok(Some(Counters {
+        next_out: seq_read("peer", id, o)?,
+        next_in: seq_read("peer", id, i)?,
+        next_receipt: seq_read("peer", id, r)?,
+    }))
+}
+
+async fn fetch_peers<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Peer>> {
+    c.fetch::<PeerRow>(sql)
+        .await?
+        .into_iter()
+        .map(PeerRow::into_peer)
+        .collect()
+}
+
+async fn peer_in<C: Conn + ?Sized>(c: &mut C, party: PartyCode) -> Result<Option<Peer>> {
+    let sql = Sql::new(format!("{} WHERE p.party = $1", peer_select())).bind(party.as_str());
+    Ok(fetch_peers(c, &sql).await?.into_iter().next())
+}
+
+async fn fetch_envelopes<C: Conn + ?Sized>(
+    c: &mut C,
+    sql: &Sql,
+) -> Result<Vec<(i64, EnvelopeRecord)>> {
+    c.fetch::<EnvelopeRow>(sql)
+        .await?
+        .into_iter()
+        .map(EnvelopeRow::into_record)
+        .collect()
+}
+
+/// Items matching `sql` (an item select), each with its steps in order: the steps of the whole
+/// list come from one query (per few hundred items), not one per item.
+async fn fetch_items<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<ExchangeItem>> {
+    let rows: Vec<ItemRow> = c.fetch(sql).await?;
+    let mut steps: HashMap<String, Vec<StepRow>> = HashMap::new();
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    for chunk in ids.chunks(IN_IDS) {
+        let mut q = Sql::new("");
+        let list = in_list(&mut q, chunk.iter().cloned());
+        q.text = format!(
+            "{} WHERE item_id {list} ORDER BY item_id, position",
+            select_sql("item_steps", &[StepRow::COLS])
+        );
+        for s in c.fetch::<StepRow>(&q).await? {
+            steps.entry(s.item_id.clone()).or_default().push(s);
+        }
+    }
+    rows.into_iter()
+        .map(|r| {
+            let s = steps.remove(&r.id).unwrap_or_default();
+            r.into_item(s)
+        })
+        .collect()
+}
+
+async fn item_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<ExchangeItem>> {
+    let sql = Sql::new(format!("{} WHERE id = $1", item_select())).bind(id_text(id));
+    Ok(fetch_items(c, &sql).await?.into_iter().next())
+}
+
+/// An envelope already held with this id, in `direction`: (peer, stream, seq, hash hex).
+async fn held<C: Conn + ?Sized>(
+    c: &mut C,
+    direction: Direction,
+    id: Uuid,
+) -> Result<Option<(String, String, i64, String)>> {
+    Ok(fetch_one(
+        c,
+        &Sql::new("SELECT peer, stream, seq, hash FROM envelopes WHERE direction = $1 AND id = $2")
+            .bind(direction.as_str())
+            .bind(id_text(id)),
+    )
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_envelope<C: Conn + ?Sized>(
+    c: &mut C,
+    peer: PartyCode,
+    direction: Direction,
+    stream: Stream,
+    e: &SealedEnvelope,
+    item: Option<Uuid>,
+    stored_at: i64,
+    delivered_at: Option<i64>,
+) -> Result<()> {
+    let args = EnvelopeRow::args(peer, direction, stream, e, item, stored_at, delivered_at)?;
+    c.run(&Sql::new(insert_sql("envelopes", &[EnvelopeRow::COLS])).bind_all(args))
+        .await?;
+    Ok(())
+}
+
+async fn insert_item<C: Conn + ?Sized>(c: &mut C, item: &NewItem, now: i64) -> Result<()> {
+    c.run(&Sql::new(insert_sql("items", &[ItemRow::COLS])).bind_all(ItemRow::new_args(item, now)))
+        .await
+        .map_err(duplicate("item", "/id", "/id"))?;
+    Ok(())
+}
+
+/// Stores `step` as the next step of `current`, carried by `envelope`, and the state `decide`
+/// derived for after it.
+async fn insert_step<C: Conn + ?Sized>(
+    c: &mut C,
+    step: &NewStep<'_>,
+    current: &ExchangeItem,
+    state: &crate::exchange::ItemState,
+    envelope: Uuid,
+    now: i64,
+) -> Result<()> {
+    let id = id_text(current.id);
+    let position =
+        u32::try_from(current.steps.len()).map_err(|_| corrupt("item", &id, "too many steps"))?;
+    c.run(
+        &Sql::new(insert_sql("item_steps", &[StepRow::COLS])).bind_all(StepRow::args(
+            current.id, position, &step.step, step.by, step.at, &step.body, envelope,
+        )),
+    )
+    .await?;
+    c.run(
+        &Sql::new(format!("UPDATE items SET {} WHERE id = $7", state_sets(1)))
+            .bind_all(state_args(state, now))
+            .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The item a step applies to: held, and of the step's kind.
+async fn step_target<C: Conn + ?Sized>(
+    c: &mut C,
+    step: &NewStep<'_>,
+) -> Result<Option<ExchangeItem>> {
+    Ok(item_in(c, step.item)
+        .await?
+        .filter(|item| item.kind == step.kind))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers
+
+pub(crate) async fn put_peer<B: Backend>(b: &B, ctx: &WriteCtx, peer: &NewPeer) -> Result<Peer> {
+    let mut tx = b.begin_write().await?;
+    let now = micros(ctx.now);
+    let party = peer.party.as_str();
+    let known = counters(&mut *tx, peer.party).await?.is_some();
+    let sql = if known {
+        Sql::new(
+            "UPDATE peers SET endpoint = $1, signing_key = $2, tls_fingerprint = $3, card = $4, \
+             updated_at = $5 WHERE party = $6",
+        )
+    } else {
+        // The first message either way, and the first receipt, is seq 1.
+        Sql::new(
+            "INSERT INTO peers (endpoint, signing_key, tls_fingerprint, card, updated_at, party, \
+             added_at, next_out_seq, next_in_seq, next_receipt_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 1, 1)",
+        )
+    };
+    let mut sql = sql
+        .bind(peer.endpoint.as_str())
+        .bind(peer.signing_key.as_str())
+        .bind(peer.tls_fingerprint.as_str())
+        .bind(peer.card.as_str())
+        .bind(now)
+        .bind(party);
+    if !known {
+        sql = sql.bind(now);
+    }
+    tx.run(&sql)
+        .await
+        .map_err(duplicate("peer", "/party", "/tls_fingerprint"))?;
+    let card_hash: [u8; 32] = Sha256::digest(peer.card.as_bytes()).into();
+    let detail = json!({
+        "endpoint": peer.endpoint,
+        "signing_key": peer.signing_key,
+        "tls_fingerprint": peer.tls_fingerprint,
+        "card_sha256": hash_hex(&card_hash),
+    });
+    let action = if known { "peer.update" } else { "peer.add" };
+    audit_write(&mut *tx, ctx, action, party.to_owned(), detail).await?;
+    let out = peer_in(&mut *tx, peer.party)
+        .await?
+        .ok_or_else(unknown_peer)?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn peer<B: Backend>(b: &B, party: PartyCode) -> Result<Option<Peer>> {
+    let mut tx = b.begin_read().await?;
+    let out = peer_in(&mut *tx, party).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn peer_by_fingerprint<B: Backend>(
+    b: &B,
+    fingerprint: &str,
+) -> Result<Option<Peer>> {
+    let mut tx = b.begin_read().await?;
+    let sql = Sql::new(format!("{} WHERE p.tls_fingerprint = $1", peer_select())).bind(fingerprint);
+    let out = fetch_peers(&mut *tx, &sql).await?.into_iter().next();
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn list_peers<B: Backend>(b: &B) -> Result<Vec<Peer>> {
+    let mut tx = b.begin_read().await?;
+    let out = fetch_peers(
+        &mut *tx,
+        &Sql::new(format!("{} ORDER BY p.party", peer_select())),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn record_delivery_error<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    error: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = b.begin_write().await?;
+    let n = tx
+        .run(
+            &Sql::new("UPDATE peers SET last_error = $1, last_error_at = $2 WHERE party = $3")
+                .bind(error)
+                .bind(micros(now))
+                .bind(peer.as_str()),
+        )
+        .await?;
+    if n == 0 {
+        return Err(unknown_peer());
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+pub(crate) async fn send<B: Backend>(
+    b: &B,
+    ctx: &WriteCtx,
+    to: PartyCode,
+    effect: Effect<'_>,
+    seal: Sealer<'_>,
+) -> Result<Sent> {
+    let mut tx = b.begin_write().await?;
+    let c = &mut *tx;
+    let now = micros(ctx.now);
+    let seq = counters(c, to).await?.ok_or_else(unknown_peer)?.next_out;
+    let next = seq_sql("peer", to.as_str(), seq.saturating_add(1))?;
+    let (envelope, item, action) = match effect {
+        Effect::NewItem(item) => {
+            let envelope = checked(seal(seq), seq)?;
+            if envelope.id != item.id {
+                return Err(seal_error(format!(
+                    "envelope {} carries item {}: they must have the same id",
+                    envelope.id, item.id
+                )));
+            }
+            insert_item(c, &item, now).await?;
+            (envelope, item.id, message_action(item.kind, None, "send"))
+        }
+        Effect::Step(step) => {
+            let current = step_target(c, &step).await?.ok_or(StoreError::NotFound {
+                kind: "item",
+                id: step.item,
+            })?;
+            // Decided before sealing: a refused step is not worth a signature.
+            let state = (step.decide)(&current).map_err(|r| StoreError::StepRefused {
+                code: r.code,
+                detail: r.detail,
+            })?;
+            let envelope = checked(seal(seq), seq)?;
+            insert_step(c, &step, &current, &state, envelope.id, now).await?;
+            (
+                envelope,
+                step.item,
+                message_action(step.kind, Some(&step.step), "send"),
+            )
+        }
+    };
+    insert_envelope(
+        c,
+        to,
+        Direction::Out,
+        Stream::Message,
+        &envelope,
+        Some(item),
+        now,
+        None,
+    )
+    .await?;
+    c.run(
+        &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
+            .bind(next)
+            .bind(to.as_str()),
+    )
+    .await?;
+    let detail = message_detail(to, &envelope, item);
+    audit_write(c, ctx, &action, id_text(envelope.id), detail).await?;
+    let item = item_in(c, item).await?.ok_or(StoreError::NotFound {
+        kind: "item",
+        id: item,
+    })?;
+    tx.commit().await?;
+    Ok(Sent { item, envelope })
+}
+
+pub(crate) async fn outbox<B: Backend>(
+    b: &B,
+    to: PartyCode,
+    limit: u32,
+) -> Result<Vec<EnvelopeRecord>> {
+    let sql = Sql::new(format!(
+        "{} WHERE peer = $1 AND direction = 'out' AND stream = 'message' \
+         AND delivered_at IS NULL ORDER BY seq LIMIT $2",
+        envelope_select()
+    ))
+    .bind(to.as_str())
+    .bind(i64::from(limit));
+    let mut tx = b.begin_read().await?;
+    let out = fetch_envelopes(&mut *tx, &sql).await?;
+    tx.commit().await?;
+    Ok(out.into_iter().map(|(_, e)| e).collect())
+}
+
+pub(crate) async fn record_receipt<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    receipt: &SealedEnvelope,
+    accepted: &[Accepted],
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let mut tx = b.begin_write().await?;
+    let c = &mut *tx;
+    let at = micros(now);
+    if counters(c, peer).await?.is_none() {
+        return Err(unknown_peer());
+    }
+    let new = match held(c, Direction::In, receipt.id).await? {
+        None => true,
+        Some((p, stream, _, hash))
+            if p == peer.as_str() && stream == "receipt" && hash == hash_hex(&receipt.hash) =>
+        {
+            false
+        }
+        Some(_) => {
+            return Err(StoreError::Duplicate {
+                what: "receipt",
+                pointer: "/id",
+            });
+        }
+    };
+    let mut marked = 0;
+    for a in accepted {
+        // A seq that cannot be stored was never sent.
+        let Ok(seq) = i64::try_from(a.seq) else {
+            continue;
+        };
+        marked += c
+            .run(
+                &Sql::new(
+                    "UPDATE envelopes SET delivered_at = $1 WHERE peer = $2 AND direction = 'out' \
+                     AND stream = 'message' AND seq = $3 AND id = $4 AND hash = $5 \
+                     AND delivered_at IS NULL",
+                )
+                .bind(at)
+                .bind(peer.as_str())
+                .bind(seq)
+                .bind(id_text(a.id))
+                .bind(hash_hex(&a.hash)),
+            )
+            .await?;
+    }
+    if new {
+        let args = EnvelopeRow::args(
+            peer,
+            Direction::In,
+            Stream::Receipt,
+            receipt,
+            None,
+            at,
+            None,
+        )?;
+        c.run(&Sql::new(insert_sql("envelopes", &[EnvelopeRow::COLS])).bind_all(args))
+            .await
+            .map_err(duplicate("receipt", "/seq", "/seq"))?;
+    }
+    c.run(
+        &Sql::new(
+            "UPDATE peers SET last_contact_at = $1, last_error = NULL, last_error_at = NULL \
+             WHERE party = $2",
+        )
+        .bind(at)
+        .bind(peer.as_str()),
+    )
+    .await?;
+    if new {
+        let entry = NewAuditEntry {
+            at: now,
+            // The node records it on the peer's word, as `receive` runs for `peer:<party>`.
+            actor: format!("peer:{peer}"),
+            ip: None,
+            action: "receipt.receive".to_owned(),
+            target: Some(id_text(receipt.id)),
+            detail: json!({
+                "peer": peer.as_str(),
+                "seq": receipt.seq,
+                "hash": hash_hex(&receipt.hash),
+                "delivered": marked,
+            })
+            .to_string(),
+        };
+        append(c, &entry).await?;
+    }
+    tx.commit().await?;
+    Ok(marked)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+/// Applies one inbound message's effect (it is in sequence and new), or says why not.
+async fn apply_inbound<C: Conn + ?Sized>(
+    c: &mut C,
+    envelope: &SealedEnvelope,
+    effect: &Effect<'_>,
+    now: i64,
+) -> Result<std::result::Result<(Uuid, String), StepRefused>> {
+    let refuse = |code: &'static str, detail: String| Ok(Err(StepRefused { code, detail }));
+    match effect {
+        Effect::NewItem(item) => {
+            if item.id != envelope.id {
+                return refuse(
+                    "invalid",
+                    format!("item {} came in envelope {}", item.id, envelope.id),
+                );
+            }
+            // Checked rather than left to the primary key: on PostgreSQL a failed statement
+            // would abort the whole transaction, and the batch's earlier envelopes with it.
+            if item_in(c, item.id).await?.is_some() {
+                return refuse("invalid", format!("item {} is already held", item.id));
+            }
+            insert_item(c, item, now).await?;
+            Ok(Ok((item.id, message_action(item.kind, None, "receive"))))
+        }
+        Effect::Step(step) => {
+            let Some(current) = step_target(c, step).await? else {
+                return refuse(
+                    "unknown-item",
+                    format!("no {} {} is held here", step.kind.as_str(), step.item),
+                );
+            };
+            let state = match (step.decide)(&current) {
+                Ok(s) => s,
+                Err(r) => return Ok(Err(r)),
+            };
+            insert_step(c, step, &current, &state, envelope.id, now).await?;
+            Ok(Ok((
+                step.item,
+                message_action(step.kind, Some(&step.step), "receive"),
+            )))
+        }
+    }
+}
+
+pub(crate) async fn receive<B: Backend>(
+    b: &B,
+    ctx: &WriteCtx,
+    from: PartyCode,
+    batch: Vec<Inbound<'_>>,
+    seal_receipt: ReceiptSealer<'_>,
+) -> Result<ReceiveReport> {
+    let mut tx = b.begin_write().await?;
+    let c = &mut *tx;
+    let now = micros(ctx.now);
+    let seqs = counters(c, from).await?.ok_or_else(unknown_peer)?;
+    let mut next_in = seqs.next_in;
+    let mut accepted = Vec::with_capacity(batch.len());
+    let mut rejected = None;
+    for (i, Inbound { envelope, effect }) in batch.into_iter().enumerate() {
+        if let Some((peer, stream, seq, hash)) = held(c, Direction::In, envelope.id).await? {
+            if peer == from.as_str() && stream == "message" && hash == hash_hex(&envelope.hash) {
+                let seq = seq_read("envelope", &id_text(envelope.id), seq)?;
+                accepted.push(Accepted {
+                    id: envelope.id,
+                    seq,
+                    hash: envelope.hash,
+                });
+                continue;
+            }
+            rejected = Some((i, InboundRejection::Replayed { id: envelope.id }));
+            break;
+        }
+        if envelope.seq != next_in {
+            rejected = Some((
+                i,
+                InboundRejection::SequenceGap {
+                    expected: next_in,
+                    got: envelope.seq,
+                },
+            ));
+            break;
+        }
+        let (item, action) = match apply_inbound(c, &envelope, &effect, now).await? {
+            Ok(applied) => applied,
+            Err(refused) => {
+                rejected = Some((i, InboundRejection::Refused(refused)));
+                break;
+            }
+        };
+        insert_envelope(
+            c,
+            from,
+            Direction::In,
+            Stream::Message,
+            &envelope,
+            Some(item),
+            now,
+            None,
+        )
+        .await?;
+        let detail = message_detail(from, &envelope, item);
+        audit_write(c, ctx, &action, id_text(envelope.id), detail).await?;
+        next_in = next_in.saturating_add(1);
+        accepted.push(Accepted {
+            id: envelope.id,
+            seq: envelope.seq,
+            hash: envelope.hash,
+        });
+    }
+
+    let receipt_seq = seqs.next_receipt;
+    let receipt = checked(seal_receipt(receipt_seq, &accepted, next_in), receipt_seq)?;
+    // Delivered as it is stored: it travels back in the response to this very batch.
+    insert_envelope(
+        c,
+        from,
+        Direction::Out,
+        Stream::Receipt,
+        &receipt,
+        None,
+        now,
+        Some(now),
+    )
+    .await?;
+    let id = from.as_str();
+    c.run(
+        &Sql::new(
+            "UPDATE peers SET next_in_seq = $1, next_receipt_seq = $2, last_contact_at = $3 \
+             WHERE party = $4",
+        )
+        .bind(seq_sql("peer", id, next_in)?)
+        .bind(seq_sql("peer", id, receipt_seq.saturating_add(1))?)
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
+    let detail = json!({
+        "peer": id,
+        "seq": receipt.seq,
+        "hash": hash_hex(&receipt.hash),
+        "accepted": accepted.len(),
+        "next_seq": next_in,
+    });
+    audit_write(c, ctx, "receipt.send", id_text(receipt.id), detail).await?;
+    tx.commit().await?;
+    Ok(ReceiveReport {
+        accepted,
+        rejected,
+        next_seq: next_in,
+        receipt,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items and the envelope log
+
+pub(crate) async fn get_item<B: Backend>(b: &B, id: Uuid) -> Result<Option<ExchangeItem>> {
+    let mut tx = b.begin_read().await?;
+    let out = item_in(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn list_items<B: Backend>(
+    b: &B,
+    filter: &ItemFilter,
+    page: Page,
+) -> Result<Paged<ExchangeItem>> {
+    let mut sql = Sql::new(item_select());
+    let mut conds = Vec::new();
+    if let Some(k) = filter.kind {
+        conds.push(format!("kind = {}", sql.param(k.as_str())));
+    }
+    if let Some(p) = filter.originator {
+        conds.push(format!("originator = {}", sql.param(p.as_str())));
+    }
+    if let Some(p) = filter.recipient {
+        conds.push(format!("recipient = {}", sql.param(p.as_str())));
+    }
+    if let Some(s) = &filter.state {
+        conds.push(format!("state = {}", sql.param(s.as_str())));
+    }
+    if let Some(u) = &filter.urgency {
+        conds.push(format!("urgency = {}", sql.param(u.as_str())));
+    }
+    if let Some(a) = &filter.agency {
+        conds.push(format!("agency = {}", sql.param(a.as_str())));
+    }
+    keyset(&mut sql, conds, page);
+    let mut tx = b.begin_read().await?;
+    let items = fetch_items(&mut *tx, &sql).await?;
+    tx.commit().await?;
+    Ok(paged(items, page, |i| i.id))
+}
+
+pub(crate) async fn list_envelopes<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<(i64, EnvelopeRecord)>> {
+    let sql = Sql::new(format!(
+        "{} WHERE peer = $1 AND row_no > $2 ORDER BY row_no LIMIT $3",
+        envelope_select()
+    ))
+    .bind(peer.as_str())
+    .bind(after.unwrap_or(i64::MIN))
+    .bind(i64::from(limit));
+    let mut tx = b.begin_read().await?;
+    let out = fetch_envelopes(&mut *tx, &sql).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_name_kind_step_and_way() {
+        let r = ItemKind::Referral;
+        assert_eq!(message_action(r, None, "send"), "referral.create.send");
+        assert_eq!(
+            message_action(r, Some("referral.acknowledge"), "receive"),
+            "referral.acknowledge.receive"
+        );
+        assert_eq!(
+            message_action(ItemKind::Request, Some("answer"), "send"),
+            "request.answer.send"
+        );
+        // A token of the other kind is kept whole rather than half-stripped.
+        assert_eq!(
+            message_action(r, Some("referrals.x"), "send"),
+            "referral.referrals.x.send"
+        );
+    }
+
+    #[test]
+    fn sealed_envelopes_must_carry_their_seq_and_hash() {
+        let signed = "text".to_owned();
+        let e = SealedEnvelope {
+            id: Uuid::nil(),
+            seq: 3,
+            message_type: "referral".into(),
+            time: OffsetDateTime::UNIX_EPOCH,
+            hash: Sha256::digest(signed.as_bytes()).into(),
+            signed,
+        };
+        assert!(checked(Ok(e.clone()), 3).is_ok());
+        assert!(matches!(
+            checked(Ok(e.clone()), 4),
+            Err(StoreError::Seal(_))
+        ));
+        let bad = SealedEnvelope { hash: [0; 32], ..e };
+        assert!(matches!(checked(Ok(bad), 3), Err(StoreError::Seal(_))));
+        assert!(matches!(
+            checked(Err("no key".into()), 3),
+            Err(StoreError::Seal(r)) if r == "no key"
+        ));
+    }
+}
