@@ -36,8 +36,8 @@ pub struct PolicyEngine {
     /// Indexed by `ResourceKind as usize`, in `ResourceKind::ALL` order.
     resource_types: Vec<EntityTypeName>,
     /// True when no policy names a particular record (an entity literal of a resource type), so
-    /// a decision depends on a record's owners and agency but never on its id, and a page of
-    /// records can be decided once per distinct (owners, agency).
+    /// a decision depends on a record's attributes but never on its id, and a page of records
+    /// can be decided once per distinct (owners, agency, tlp, persons).
     id_blind: bool,
 }
 
@@ -309,7 +309,7 @@ impl PolicyEngine {
 
     /// Decides `act` for each of `resources` (a page of a list), in order. Same answers as
     /// calling [`Self::authorize`] for each; when no policy names a particular record, records
-    /// with the same kind, owners and agency share one evaluation, which is what makes a page of
+    /// with the same kind, owners, agency, TLP level and persons flag share one evaluation, which is what makes a page of
     /// 50 cost a handful of Cedar calls instead of 50.
     pub fn authorize_each(
         &self,
@@ -323,12 +323,20 @@ impl PolicyEngine {
                 .map(|r| self.authorize(p, act, r))
                 .collect();
         }
-        let mut seen: HashMap<(ResourceKind, &[PartyCode], Option<&str>), Decision> =
-            HashMap::new();
+        // Everything a policy may look at except the id. tlp and persons are ignored for kinds
+        // that do not carry them, but keying on them anyway costs at most an evaluation more.
+        type Key<'r> = (
+            ResourceKind,
+            &'r [PartyCode],
+            Option<&'r str>,
+            Option<&'r str>,
+            bool,
+        );
+        let mut seen: HashMap<Key<'_>, Decision> = HashMap::new();
         resources
             .iter()
             .map(|r| {
-                seen.entry((r.kind, r.owners, r.agency))
+                seen.entry((r.kind, r.owners, r.agency, r.tlp, r.persons))
                     .or_insert_with(|| self.authorize(p, act, r))
                     .clone()
             })
@@ -362,18 +370,24 @@ impl PolicyEngine {
             resource_type.clone(),
             EntityId::new(r.id.unwrap_or("*")),
         );
-        let resource = Entity::new(
-            resource_uid.clone(),
-            HashMap::from([
-                (
-                    "owners".to_owned(),
-                    RestrictedExpression::new_set(r.owners.iter().map(|o| string(o.as_str()))),
-                ),
-                ("agency".to_owned(), string(r.agency.unwrap_or_default())),
-            ]),
-            HashSet::new(),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut attributes = HashMap::from([
+            (
+                "owners".to_owned(),
+                RestrictedExpression::new_set(r.owners.iter().map(|o| string(o.as_str()))),
+            ),
+            ("agency".to_owned(), string(r.agency.unwrap_or_default())),
+        ]);
+        // Only the kinds the schema gives them to: an attribute the schema does not declare
+        // would make the entity invalid, and so every request about it a denial.
+        if r.kind.carries_handling() {
+            attributes.insert("tlp".to_owned(), string(r.tlp.unwrap_or_default()));
+            attributes.insert(
+                "persons".to_owned(),
+                RestrictedExpression::new_bool(r.persons),
+            );
+        }
+        let resource = Entity::new(resource_uid.clone(), attributes, HashSet::new())
+            .map_err(|e| e.to_string())?;
 
         // Checking the entities and request against the schema catches a mismatch between this
         // code and the schema as a denial rather than as policies silently not matching.

@@ -12,10 +12,12 @@ pub enum Act {
     Read,
     Create,
     Update,
+    /// Sending an item (a referral, a request for information) to another party.
+    Release,
 }
 
 impl Act {
-    pub const ALL: [Act; 4] = [Act::List, Act::Read, Act::Create, Act::Update];
+    pub const ALL: [Act; 5] = [Act::List, Act::Read, Act::Create, Act::Update, Act::Release];
 
     /// The Cedar action id, also used in logs and denial explanations.
     pub fn as_str(self) -> &'static str {
@@ -24,6 +26,7 @@ impl Act {
             Act::Read => "read",
             Act::Create => "create",
             Act::Update => "update",
+            Act::Release => "release",
         }
     }
 }
@@ -47,10 +50,18 @@ pub enum ResourceKind {
     Program,
     /// The signed-in user's own profile and session.
     Me,
+    /// A referral exchanged with a peer node.
+    Referral,
+    /// A request for information exchanged with a peer node.
+    InformationRequest,
+    /// A peer node this node exchanges with.
+    Peer,
+    /// The balance of what this node and a peer have given each other.
+    Reciprocity,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 9] = [
+    pub const ALL: [ResourceKind; 13] = [
         ResourceKind::Commitment,
         ResourceKind::ActionRecord,
         ResourceKind::Indicator,
@@ -60,6 +71,10 @@ impl ResourceKind {
         ResourceKind::User,
         ResourceKind::Program,
         ResourceKind::Me,
+        ResourceKind::Referral,
+        ResourceKind::InformationRequest,
+        ResourceKind::Peer,
+        ResourceKind::Reciprocity,
     ];
 
     /// The kebab-case name used in the API, logs and denial explanations.
@@ -74,6 +89,10 @@ impl ResourceKind {
             ResourceKind::User => "user",
             ResourceKind::Program => "program",
             ResourceKind::Me => "me",
+            ResourceKind::Referral => "referral",
+            ResourceKind::InformationRequest => "request",
+            ResourceKind::Peer => "peer",
+            ResourceKind::Reciprocity => "reciprocity",
         }
     }
 
@@ -91,7 +110,20 @@ impl ResourceKind {
             ResourceKind::User => "Puente::UserAccount",
             ResourceKind::Program => "Puente::Program",
             ResourceKind::Me => "Puente::Me",
+            ResourceKind::Referral => "Puente::Referral",
+            ResourceKind::InformationRequest => "Puente::InformationRequest",
+            ResourceKind::Peer => "Puente::Peer",
+            ResourceKind::Reciprocity => "Puente::Reciprocity",
         }
+    }
+
+    /// Whether records of this kind are items sent to another party: they carry what the
+    /// release policy looks at (`tlp` and `persons`), and only they can be released.
+    pub(crate) fn carries_handling(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::Referral | ResourceKind::InformationRequest
+        )
     }
 }
 
@@ -113,15 +145,24 @@ pub struct Principal<'a> {
 }
 
 /// What the request is about. Becomes `Puente::<Kind>::"<id or *>"` with attributes `owners`
-/// and `agency` (`""` when `None`).
+/// and `agency` (`""` when `None`); a Referral or InformationRequest also carries `tlp` (`""`
+/// when `None`) and `persons`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resource<'a> {
     pub kind: ResourceKind,
     /// The record's id; `None` when the request is about the kind as a whole (list, create).
     pub id: Option<&'a str>,
-    /// Parties that own it: a commitment's owners; any other record's origin party; for
-    /// User, AuditEntry, Program and Me, the node's own party.
+    /// Parties that own it: a commitment's owners; a referral's or request's two parties
+    /// (originator and recipient); any other record's origin party; for User, AuditEntry,
+    /// Program and Me, the node's own party.
     pub owners: &'a [PartyCode],
-    /// Responsible agency, if any.
+    /// Responsible agency, if any: for a referral or request, the recipient agency it is
+    /// assigned to.
     pub agency: Option<&'a str>,
+    /// Referral and InformationRequest only (ignored for other kinds): the item's TLP 2.0
+    /// token (`clear`, `green`, `amber`, `amber-strict`, `red`), `None` when not known yet.
+    pub tlp: Option<&'a str>,
+    /// Referral and InformationRequest only (ignored for other kinds): whether any entity the
+    /// item names is a person.
+    pub persons: bool,
 }

@@ -39,81 +39,127 @@ fn resource<'a>(
         id: Some("r-1"),
         owners,
         agency,
+        tlp: None,
+        persons: false,
     }
 }
+
+/// A referral or request for information (or any kind: other kinds ignore tlp and persons).
+fn item<'a>(
+    kind: ResourceKind,
+    owners: &'a [PartyCode],
+    agency: Option<&'a str>,
+    tlp: Option<&'a str>,
+    persons: bool,
+) -> Resource<'a> {
+    Resource {
+        tlp,
+        persons,
+        ..resource(kind, owners, agency)
+    }
+}
+
+/// The two kinds of item exchanged with the other party.
+const ITEMS: [ResourceKind; 2] = [ResourceKind::Referral, ResourceKind::InformationRequest];
 
 fn rule(decision: &Decision) -> Option<&str> {
     decision.denial().map(|d| d.rule.as_str())
 }
 
-/// For each role and resource kind, which of list / read / create / update are allowed
-/// ("L", "R", "C", "U" at their positions; "-" denied). The principal is of party US with
-/// agency CBP; the resource is owned by US and assigned to CBP, so the own-records-only and
-/// agency rules do not get in the way (they have their own tests).
+/// For each role and resource kind, which of list / read / create / update / release are
+/// allowed ("L", "R", "C", "U", "X" at their positions; "-" denied). The principal is of party
+/// US with agency CBP; the resource is owned by US and MX, assigned to CBP, and (for the kinds
+/// that carry them) marked TLP:AMBER and naming persons, so the own-records-only, agency and TLP
+/// rules do not get in the way (they have their own tests). Release applies only to Referral and
+/// InformationRequest; for other kinds the request does not match the schema and is denied.
 #[rustfmt::skip]
 const MATRIX: &[(Role, ResourceKind, &str)] = {
     use ResourceKind as K;
     use Role as R;
     &[
-        (R::Administrator,  K::Commitment,   "LR--"),
-        (R::Administrator,  K::ActionRecord, "LR--"),
-        (R::Administrator,  K::Indicator,    "LR--"),
-        (R::Administrator,  K::Measurement,  "LR--"),
-        (R::Administrator,  K::Meeting,      "LR--"),
-        (R::Administrator,  K::AuditEntry,   "LR--"),
-        (R::Administrator,  K::User,         "LRCU"),
-        (R::Administrator,  K::Program,      "LR--"),
-        (R::Administrator,  K::Me,           "LR-U"),
+        (R::Administrator,  K::Commitment,         "LR---"),
+        (R::Administrator,  K::ActionRecord,       "LR---"),
+        (R::Administrator,  K::Indicator,          "LR---"),
+        (R::Administrator,  K::Measurement,        "LR---"),
+        (R::Administrator,  K::Meeting,            "LR---"),
+        (R::Administrator,  K::AuditEntry,         "LR---"),
+        (R::Administrator,  K::User,               "LRCU-"),
+        (R::Administrator,  K::Program,            "LR---"),
+        (R::Administrator,  K::Me,                 "LR-U-"),
+        (R::Administrator,  K::Referral,           "-----"),
+        (R::Administrator,  K::InformationRequest, "-----"),
+        (R::Administrator,  K::Peer,               "LR---"),
+        (R::Administrator,  K::Reciprocity,        "LR---"),
 
-        (R::ProgramOfficer, K::Commitment,   "LRCU"),
-        (R::ProgramOfficer, K::ActionRecord, "LRCU"),
-        (R::ProgramOfficer, K::Indicator,    "LRCU"),
-        (R::ProgramOfficer, K::Measurement,  "LRCU"),
-        (R::ProgramOfficer, K::Meeting,      "LRCU"),
-        (R::ProgramOfficer, K::AuditEntry,   "----"),
-        (R::ProgramOfficer, K::User,         "----"),
-        (R::ProgramOfficer, K::Program,      "LR--"),
-        (R::ProgramOfficer, K::Me,           "-R-U"),
+        (R::ProgramOfficer, K::Commitment,         "LRCU-"),
+        (R::ProgramOfficer, K::ActionRecord,       "LRCU-"),
+        (R::ProgramOfficer, K::Indicator,          "LRCU-"),
+        (R::ProgramOfficer, K::Measurement,        "LRCU-"),
+        (R::ProgramOfficer, K::Meeting,            "LRCU-"),
+        (R::ProgramOfficer, K::AuditEntry,         "-----"),
+        (R::ProgramOfficer, K::User,               "-----"),
+        (R::ProgramOfficer, K::Program,            "LR---"),
+        (R::ProgramOfficer, K::Me,                 "-R-U-"),
+        (R::ProgramOfficer, K::Referral,           "-----"),
+        (R::ProgramOfficer, K::InformationRequest, "-----"),
+        (R::ProgramOfficer, K::Peer,               "-----"),
+        (R::ProgramOfficer, K::Reciprocity,        "LR---"),
 
-        (R::LiaisonOfficer, K::Commitment,   "LR--"),
-        (R::LiaisonOfficer, K::ActionRecord, "LR--"),
-        (R::LiaisonOfficer, K::Indicator,    "LR--"),
-        (R::LiaisonOfficer, K::Measurement,  "LR--"),
-        (R::LiaisonOfficer, K::Meeting,      "LR--"),
-        (R::LiaisonOfficer, K::AuditEntry,   "----"),
-        (R::LiaisonOfficer, K::User,         "----"),
-        (R::LiaisonOfficer, K::Program,      "LR--"),
-        (R::LiaisonOfficer, K::Me,           "-R-U"),
+        (R::LiaisonOfficer, K::Commitment,         "LR---"),
+        (R::LiaisonOfficer, K::ActionRecord,       "LR---"),
+        (R::LiaisonOfficer, K::Indicator,          "LR---"),
+        (R::LiaisonOfficer, K::Measurement,        "LR---"),
+        (R::LiaisonOfficer, K::Meeting,            "LR---"),
+        (R::LiaisonOfficer, K::AuditEntry,         "-----"),
+        (R::LiaisonOfficer, K::User,               "-----"),
+        (R::LiaisonOfficer, K::Program,            "LR---"),
+        (R::LiaisonOfficer, K::Me,                 "-R-U-"),
+        (R::LiaisonOfficer, K::Referral,           "LRCUX"),
+        (R::LiaisonOfficer, K::InformationRequest, "LRCUX"),
+        (R::LiaisonOfficer, K::Peer,               "LR---"),
+        (R::LiaisonOfficer, K::Reciprocity,        "LR---"),
 
-        (R::Analyst,        K::Commitment,   "LR--"),
-        (R::Analyst,        K::ActionRecord, "LR--"),
-        (R::Analyst,        K::Indicator,    "LR--"),
-        (R::Analyst,        K::Measurement,  "LR--"),
-        (R::Analyst,        K::Meeting,      "LR--"),
-        (R::Analyst,        K::AuditEntry,   "----"),
-        (R::Analyst,        K::User,         "----"),
-        (R::Analyst,        K::Program,      "LR--"),
-        (R::Analyst,        K::Me,           "-R-U"),
+        (R::Analyst,        K::Commitment,         "LR---"),
+        (R::Analyst,        K::ActionRecord,       "LR---"),
+        (R::Analyst,        K::Indicator,          "LR---"),
+        (R::Analyst,        K::Measurement,        "LR---"),
+        (R::Analyst,        K::Meeting,            "LR---"),
+        (R::Analyst,        K::AuditEntry,         "-----"),
+        (R::Analyst,        K::User,               "-----"),
+        (R::Analyst,        K::Program,            "LR---"),
+        (R::Analyst,        K::Me,                 "-R-U-"),
+        (R::Analyst,        K::Referral,           "LR---"),
+        (R::Analyst,        K::InformationRequest, "LR---"),
+        (R::Analyst,        K::Peer,               "-----"),
+        (R::Analyst,        K::Reciprocity,        "LR---"),
 
-        (R::AgencyUser,     K::Commitment,   "LR--"),
-        (R::AgencyUser,     K::ActionRecord, "LR--"),
-        (R::AgencyUser,     K::Indicator,    "----"),
-        (R::AgencyUser,     K::Measurement,  "----"),
-        (R::AgencyUser,     K::Meeting,      "----"),
-        (R::AgencyUser,     K::AuditEntry,   "----"),
-        (R::AgencyUser,     K::User,         "----"),
-        (R::AgencyUser,     K::Program,      "LR--"),
-        (R::AgencyUser,     K::Me,           "-R-U"),
+        (R::AgencyUser,     K::Commitment,         "LR---"),
+        (R::AgencyUser,     K::ActionRecord,       "LR---"),
+        (R::AgencyUser,     K::Indicator,          "-----"),
+        (R::AgencyUser,     K::Measurement,        "-----"),
+        (R::AgencyUser,     K::Meeting,            "-----"),
+        (R::AgencyUser,     K::AuditEntry,         "-----"),
+        (R::AgencyUser,     K::User,               "-----"),
+        (R::AgencyUser,     K::Program,            "LR---"),
+        (R::AgencyUser,     K::Me,                 "-R-U-"),
+        (R::AgencyUser,     K::Referral,           "LR-U-"),
+        (R::AgencyUser,     K::InformationRequest, "-----"),
+        (R::AgencyUser,     K::Peer,               "-----"),
+        (R::AgencyUser,     K::Reciprocity,        "-----"),
 
-        (R::Auditor,        K::Commitment,   "LR--"),
-        (R::Auditor,        K::ActionRecord, "LR--"),
-        (R::Auditor,        K::Indicator,    "LR--"),
-        (R::Auditor,        K::Measurement,  "LR--"),
-        (R::Auditor,        K::Meeting,      "LR--"),
-        (R::Auditor,        K::AuditEntry,   "LR--"),
-        (R::Auditor,        K::User,         "----"),
-        (R::Auditor,        K::Program,      "LR--"),
-        (R::Auditor,        K::Me,           "-R-U"),
+        (R::Auditor,        K::Commitment,         "LR---"),
+        (R::Auditor,        K::ActionRecord,       "LR---"),
+        (R::Auditor,        K::Indicator,          "LR---"),
+        (R::Auditor,        K::Measurement,        "LR---"),
+        (R::Auditor,        K::Meeting,            "LR---"),
+        (R::Auditor,        K::AuditEntry,         "LR---"),
+        (R::Auditor,        K::User,               "-----"),
+        (R::Auditor,        K::Program,            "LR---"),
+        (R::Auditor,        K::Me,                 "-R-U-"),
+        (R::Auditor,        K::Referral,           "LR---"),
+        (R::Auditor,        K::InformationRequest, "LR---"),
+        (R::Auditor,        K::Peer,               "LR---"),
+        (R::Auditor,        K::Reciprocity,        "LR---"),
     ]
 };
 
@@ -140,13 +186,13 @@ fn default_policies_decide_every_role_act_and_kind_as_specified() {
     for &(role, kind, allowed) in MATRIX {
         assert_eq!(
             allowed.len(),
-            4,
-            "{role} {kind}: expected four letters, got {allowed:?}"
+            5,
+            "{role} {kind}: expected five letters, got {allowed:?}"
         );
         for (act, flag) in Act::ALL.into_iter().zip(allowed.chars()) {
             let expected = flag != '-';
-            let decision =
-                engine.authorize(&principal(role), act, &resource(kind, &[US], Some("CBP")));
+            let r = item(kind, &[US, MX], Some("CBP"), Some("amber"), true);
+            let decision = engine.authorize(&principal(role), act, &r);
             checked += 1;
             if decision.is_allow() != expected {
                 wrong.push(format!(
@@ -159,7 +205,7 @@ fn default_policies_decide_every_role_act_and_kind_as_specified() {
             }
         }
     }
-    assert_eq!(checked, 6 * 4 * 9);
+    assert_eq!(checked, 6 * 5 * 13);
     assert!(
         wrong.is_empty(),
         "{} wrong decisions:\n{}",
@@ -203,7 +249,7 @@ fn a_party_changes_only_what_it_owns() {
             assert!(explanation.contains("own-records-only"), "{explanation}");
             assert!(explanation.contains("owned by MX"), "{explanation}");
             assert!(
-                explanation.contains("a party changes only what it owns"),
+                explanation.contains("a party changes or releases only what it owns"),
                 "{explanation}"
             );
         }
@@ -495,7 +541,7 @@ fn the_defaults_load_and_the_engine_is_shareable() {
 #[test]
 fn names_are_kebab_case() {
     let acts: Vec<&str> = Act::ALL.iter().map(|a| a.as_str()).collect();
-    assert_eq!(acts, ["list", "read", "create", "update"]);
+    assert_eq!(acts, ["list", "read", "create", "update", "release"]);
     let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
     assert_eq!(
         kinds,
@@ -508,7 +554,11 @@ fn names_are_kebab_case() {
             "audit",
             "user",
             "program",
-            "me"
+            "me",
+            "referral",
+            "request",
+            "peer",
+            "reciprocity"
         ]
     );
 }
@@ -525,6 +575,8 @@ fn page_of_commitments<'a>(
             id: Some(id),
             owners: &owners[i % 2],
             agency: Some(if i % 3 == 0 { "CBP" } else { "SSPC" }),
+            tlp: None,
+            persons: false,
         })
         .collect()
 }
@@ -572,6 +624,257 @@ fn a_policy_naming_one_record_is_honoured_when_deciding_a_page() {
             assert_eq!(rule(d), Some("c-7-sealed"));
         } else {
             assert!(d.is_allow(), "{:?}: {d:?}", r.id);
+        }
+    }
+}
+
+#[test]
+fn release_applies_only_to_exchanged_items_and_is_denied_elsewhere() {
+    // Even a policy that permits everything cannot release a commitment: the schema does not
+    // let the action apply to it, so the request is refused as invalid, without a panic.
+    let text = "@id(\"everything\")\npermit (principal, action, resource);\n";
+    let engine = PolicyEngine::parse(text).unwrap();
+    let liaison = principal(Role::LiaisonOfficer);
+    for kind in ResourceKind::ALL {
+        let r = item(kind, &[US, MX], Some("CBP"), Some("amber"), true);
+        let decision = engine.authorize(&liaison, Act::Release, &r);
+        if ITEMS.contains(&kind) {
+            assert!(decision.is_allow(), "{kind}: {decision:?}");
+        } else {
+            let denial = decision.denial().unwrap();
+            assert_eq!(denial.rule, DEFAULT_DENY, "{kind}");
+            assert!(
+                denial.explanation.contains("could not be evaluated"),
+                "{kind}: {}",
+                denial.explanation
+            );
+        }
+        // Every other act applies to every kind.
+        for act in [Act::List, Act::Read, Act::Create, Act::Update] {
+            assert!(
+                engine.authorize(&liaison, act, &r).is_allow(),
+                "{act} {kind}"
+            );
+        }
+    }
+    // A policy about releasing a kind that cannot be released is one Cedar only warns about
+    // (it can never match): it loads, and opens nothing.
+    let text = "@id(\"release-meetings\")\npermit (principal, action == Puente::Action::\"release\", resource is Puente::Meeting);\n";
+    let engine = PolicyEngine::parse(text).unwrap();
+    let meeting = resource(ResourceKind::Meeting, &[US], None);
+    assert_eq!(
+        rule(&engine.authorize(&liaison, Act::Release, &meeting)),
+        Some(DEFAULT_DENY)
+    );
+}
+
+#[test]
+fn an_agency_user_reads_and_updates_only_referrals_assigned_to_its_agency() {
+    let engine = defaults();
+    let cbp = principal(Role::AgencyUser);
+    let referral = |agency| {
+        item(
+            ResourceKind::Referral,
+            &[MX, US],
+            agency,
+            Some("amber"),
+            true,
+        )
+    };
+    let own = referral(Some("CBP"));
+    let other = referral(Some("DEA"));
+    let unassigned = referral(None);
+    for act in [Act::Read, Act::Update] {
+        assert!(engine.authorize(&cbp, act, &own).is_allow(), "{act}");
+        assert_eq!(
+            rule(&engine.authorize(&cbp, act, &other)),
+            Some(DEFAULT_DENY),
+            "{act}"
+        );
+        assert_eq!(
+            rule(&engine.authorize(&cbp, act, &unassigned)),
+            Some(DEFAULT_DENY),
+            "{act}"
+        );
+        // A user of no agency has none assigned to it, not even the unassigned ones.
+        for agency in [None, Some("")] {
+            let nobody = Principal { agency, ..cbp };
+            for r in [&own, &other, &unassigned] {
+                assert!(
+                    !engine.authorize(&nobody, act, r).is_allow(),
+                    "{act} {agency:?} {:?}",
+                    r.agency
+                );
+            }
+        }
+    }
+    // It sees the list whatever the assignment; the web layer shows only what it may read.
+    assert!(engine.authorize(&cbp, Act::List, &other).is_allow());
+    // It neither writes referrals nor sends them, nor sees requests for information, even
+    // assigned to its agency.
+    assert!(!engine.authorize(&cbp, Act::Create, &own).is_allow());
+    assert!(!engine.authorize(&cbp, Act::Release, &own).is_allow());
+    let request = item(
+        ResourceKind::InformationRequest,
+        &[MX, US],
+        Some("CBP"),
+        Some("amber"),
+        false,
+    );
+    for act in Act::ALL {
+        assert!(!engine.authorize(&cbp, act, &request).is_allow(), "{act}");
+    }
+}
+
+#[test]
+fn personal_data_is_not_released_under_tlp_clear() {
+    let engine = defaults();
+    let liaison = principal(Role::LiaisonOfficer);
+    for kind in ITEMS {
+        let decision = engine.authorize(
+            &liaison,
+            Act::Release,
+            &item(kind, &[US, MX], None, Some("clear"), true),
+        );
+        let denial = decision.denial().unwrap();
+        assert_eq!(denial.rule, "no-personal-data-under-tlp-clear", "{kind}");
+        assert!(
+            denial
+                .explanation
+                .contains("TLP:CLEAR information may be published, so it must not name persons"),
+            "{kind}: {}",
+            denial.explanation
+        );
+        // TLP:CLEAR without persons goes; so do persons under any stricter level.
+        let clear = item(kind, &[US, MX], None, Some("clear"), false);
+        assert!(
+            engine.authorize(&liaison, Act::Release, &clear).is_allow(),
+            "{kind}"
+        );
+        for tlp in ["green", "amber", "amber-strict", "red"] {
+            let named = item(kind, &[US, MX], None, Some(tlp), true);
+            assert!(
+                engine.authorize(&liaison, Act::Release, &named).is_allow(),
+                "{kind} {tlp}"
+            );
+        }
+        // The rule is about sending: the item may still be drafted, read and edited.
+        let named_clear = item(kind, &[US, MX], None, Some("clear"), true);
+        for act in [Act::List, Act::Read, Act::Create, Act::Update] {
+            assert!(
+                engine.authorize(&liaison, act, &named_clear).is_allow(),
+                "{act} {kind}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_party_releases_only_items_it_is_a_party_to() {
+    let engine = defaults();
+    let liaison = principal(Role::LiaisonOfficer);
+    for kind in ITEMS {
+        let theirs = item(kind, &[MX], None, Some("amber"), false);
+        let decision = engine.authorize(&liaison, Act::Release, &theirs);
+        assert_eq!(rule(&decision), Some("own-records-only"), "{kind}");
+        // When both limits apply, the first in the file is named.
+        let theirs_clear = item(kind, &[MX], None, Some("clear"), true);
+        let decision = engine.authorize(&liaison, Act::Release, &theirs_clear);
+        assert_eq!(rule(&decision), Some("own-records-only"), "{kind}");
+        // Received from the other party or sent to it: either way, this party is a party to it.
+        for owners in [[US, MX], [MX, US]] {
+            let ours = item(kind, &owners, None, Some("amber"), false);
+            assert!(
+                engine.authorize(&liaison, Act::Release, &ours).is_allow(),
+                "{kind} {owners:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_administrator_does_not_read_intelligence() {
+    let engine = defaults();
+    let admin = principal(Role::Administrator);
+    for kind in ITEMS {
+        for act in Act::ALL {
+            let decision = engine.authorize(
+                &admin,
+                act,
+                &item(kind, &[US, MX], None, Some("green"), false),
+            );
+            assert_eq!(rule(&decision), Some(DEFAULT_DENY), "{act} {kind}");
+        }
+    }
+    // Who the node exchanges with, and how evenly, is its business.
+    for kind in [ResourceKind::Peer, ResourceKind::Reciprocity] {
+        for act in [Act::List, Act::Read] {
+            assert!(
+                engine
+                    .authorize(&admin, act, &resource(kind, &[US], None))
+                    .is_allow(),
+                "{act} {kind}"
+            );
+        }
+    }
+}
+
+#[test]
+fn deciding_a_page_of_items_at_once_gives_the_same_answers_as_one_by_one() {
+    let tlps = [
+        None,
+        Some("clear"),
+        Some("green"),
+        Some("amber"),
+        Some("amber-strict"),
+        Some("red"),
+    ];
+    let agencies = [Some("CBP"), Some("DEA"), None];
+    let owners = [[US, MX], [MX, US], [MX, MX]];
+    let ids: Vec<String> = (0..72).map(|i| format!("i-{i}")).collect();
+    for kind in ITEMS {
+        // Ids differ, and so do the tlp, persons, agency and owners in different cycles, so
+        // equal-looking items repeat and different ones sit side by side.
+        let page: Vec<Resource<'_>> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Resource {
+                kind,
+                id: Some(id),
+                owners: &owners[i % 3],
+                agency: agencies[(i / 3) % 3],
+                tlp: tlps[i % 6],
+                persons: i % 4 < 2,
+            })
+            .collect();
+        let engine = defaults();
+        for role in Role::ALL {
+            for act in Act::ALL {
+                let who = principal(role);
+                let each: Vec<Decision> = page
+                    .iter()
+                    .map(|r| engine.authorize(&who, act, r))
+                    .collect();
+                assert_eq!(
+                    engine.authorize_each(&who, act, &page),
+                    each,
+                    "{role:?} {act} {kind}"
+                );
+            }
+        }
+        // Releasing the page, the liaison officer is refused exactly the TLP:CLEAR items
+        // naming persons and the ones its party is not a party to.
+        let decisions =
+            engine.authorize_each(&principal(Role::LiaisonOfficer), Act::Release, &page);
+        for (r, d) in page.iter().zip(&decisions) {
+            let expected = if !r.owners.contains(&US) {
+                Some("own-records-only")
+            } else if r.tlp == Some("clear") && r.persons {
+                Some("no-personal-data-under-tlp-clear")
+            } else {
+                None
+            };
+            assert_eq!(rule(d), expected, "{kind} {:?}", r.id);
         }
     }
 }
