@@ -16,6 +16,8 @@ pub enum FieldErrorCode {
     UnknownField,
     UnknownArea,
     UnknownParty,
+    /// A party this node has no peer registration for.
+    UnknownPeer,
     UnknownIndicator,
     UnknownCommitment,
     DueBeforeStart,
@@ -55,6 +57,7 @@ impl FieldErrorCode {
             Self::UnknownField => "unknown-field",
             Self::UnknownArea => "unknown-area",
             Self::UnknownParty => "unknown-party",
+            Self::UnknownPeer => "unknown-peer",
             Self::UnknownIndicator => "unknown-indicator",
             Self::UnknownCommitment => "unknown-commitment",
             Self::DueBeforeStart => "due-before-start",

@@ -213,10 +213,7 @@ impl EnvelopeHeader {
             values[i] = line
                 .strip_prefix(field)
                 .and_then(|rest| rest.strip_prefix(' '))
-                .ok_or(ExchangeError::MisplacedField {
-                    expected: field,
-                    line: i + 2,
-                })?;
+                .ok_or(ExchangeError::MisplacedField { field, line: i + 2 })?;
         }
         let [sender, recipient, id, seq, time, message_type, body_sha256] = values;
         let header = Self {
@@ -505,7 +502,7 @@ impl WireEnvelope {
 }
 
 /// The longest transport JSON object accepted for a body limit of `max_body` bytes.
-fn transport_max_len(max_body: usize) -> usize {
+pub fn transport_max_len(max_body: usize) -> usize {
     base64::encoded_len(max_body, true)
         .unwrap_or(usize::MAX)
         .saturating_add(TRANSPORT_OVERHEAD)
@@ -840,7 +837,7 @@ mod tests {
         assert!(matches!(
             case("seq 42\n", ""),
             E::MisplacedField {
-                expected: "seq",
+                field: "seq",
                 line: 5
             }
         ));

@@ -58,8 +58,8 @@ pub enum ExchangeError {
     #[error("the envelope header ends before the {field} line")]
     MissingField { field: &'static str },
     /// The line where this field belongs holds something else.
-    #[error("line {line} of the envelope header must be the {expected} field")]
-    MisplacedField { expected: &'static str, line: usize },
+    #[error("line {line} of the envelope header must be the {field} field")]
+    MisplacedField { field: &'static str, line: usize },
     /// The last line is not terminated by LF.
     #[error("the {field} line of the envelope header is not terminated by LF")]
     UnterminatedLine { field: &'static str },
@@ -178,4 +178,22 @@ pub enum ExchangeError {
     /// The peer card's self-signature does not verify under the key it carries.
     #[error("the peer card's self-signature does not verify under the key it carries")]
     CardSignatureInvalid,
+
+    // --- running the exchange ----------------------------------------------------------------
+    /// Only referrals and requests start an item.
+    #[error("a {message_type} message does not start an item")]
+    NotAnItem { message_type: &'static str },
+    /// No peer of this party is registered.
+    #[error("no peer {party} is registered")]
+    UnknownPeer { party: PartyCode },
+    /// An envelope or receipt names another sender than the peer on the connection.
+    #[error("the envelope says it is from {sender}, but came from peer {peer}")]
+    WrongSender { sender: PartyCode, peer: PartyCode },
+    /// Delivering a batch failed; the outbox keeps it for the next attempt.
+    #[error("delivery failed: {reason}")]
+    Delivery { reason: String },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Store(#[from] puente_store::StoreError),
 }

@@ -10,5 +10,9 @@
 pub mod card;
 pub mod envelope;
 pub mod error;
+pub mod items;
+pub mod json;
 pub mod keys;
+pub mod node;
 pub mod tls;
+pub mod wire;

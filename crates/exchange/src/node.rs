@@ -1,0 +1,893 @@
+//! A node's side of the exchange at run time: sending (an item or a step is sealed into an
+//! envelope and put in the durable outbox in one store transaction), receiving (the federation
+//! endpoint verifies a peer's batch and hands it to the store, answering with a signed receipt),
+//! and delivering (one worker per peer pushes the outbox in order, with retry and backoff, and
+//! records the receipts).
+//!
+//! Delivery is at-least-once and acceptance exactly-once: an envelope stays in the outbox until
+//! a receipt naming its id, seq and hash is stored, and the receiver accepts each message id
+//! once (a retry is recognised by id and hash and only acknowledged again).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use puente_domain::{ClockPolicy, Invalid, PartyCode};
+use puente_store::{
+    Accepted, Effect, ExchangeItem, Inbound, InboundRejection, ItemKind, ItemState, NewItem,
+    NewStep, Peer, SealedEnvelope, Sent, StepRefused, Store, WriteCtx,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::envelope::{
+    Envelope, EnvelopeDraft, MessageType, ReceiptBody, ReceiptEntry, check_freshness,
+    check_recipient, decode_batch, encode_batch,
+};
+use crate::error::ExchangeError;
+use crate::items::{self, AnyStep};
+use crate::keys::{NodeKey, NodePublicKey};
+use crate::tls::{CertFingerprint, NodeTls, PeerCertificate, Timeouts, reqwest_client};
+use crate::wire::{self, MessageKind};
+
+/// The path peers post batches to.
+pub const ENVELOPES_PATH: &str = "/federation/v1/envelopes";
+
+/// Limits and timings of the exchange, from the node's config.
+#[derive(Debug, Clone)]
+pub struct ExchangeSettings {
+    /// Largest envelope body accepted (and sent).
+    pub max_body_bytes: usize,
+    /// Most envelopes per batch, both ways.
+    pub max_batch: usize,
+    /// An envelope older than this is stale.
+    pub max_age: Duration,
+    /// An envelope dated further ahead than this is from the future.
+    pub max_skew: Duration,
+    /// Time to acknowledge and to act per urgency.
+    pub clocks: ClockPolicy,
+    /// First and longest wait between failed deliveries.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// How often workers look for peers added while the node runs.
+    pub peer_refresh: Duration,
+}
+
+impl Default for ExchangeSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            max_batch: 256,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            max_skew: Duration::from_secs(300),
+            clocks: ClockPolicy::default(),
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(30),
+            peer_refresh: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The node's exchange: its identity, store and settings, shared by the API (sending), the
+/// federation endpoint (receiving) and the delivery workers.
+pub struct Exchange {
+    party: PartyCode,
+    key: NodeKey,
+    tls: NodeTls,
+    store: Arc<dyn Store>,
+    settings: ExchangeSettings,
+    /// Wakes the delivery workers when something was put in the outbox.
+    outbox_filled: Notify,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("party", &self.party)
+            .field("key", &self.key.public())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new item to send: to whom, which kind of message, its checked content, and what lists show
+/// of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub to: PartyCode,
+    pub kind: MessageKind,
+    pub content: &'a Value,
+    /// The referral kind or request kind token.
+    pub subtype: &'a str,
+    pub urgency: &'a str,
+    /// The referral's summary or the request's question.
+    pub summary: &'a str,
+}
+
+/// What the caller gets back from sending: the item as stored and its envelope.
+pub type SendResult = Result<Sent, ExchangeError>;
+
+impl Exchange {
+    pub fn new(
+        party: PartyCode,
+        key: NodeKey,
+        tls: NodeTls,
+        store: Arc<dyn Store>,
+        settings: ExchangeSettings,
+    ) -> Arc<Exchange> {
+        Arc::new(Exchange {
+            party,
+            key,
+            tls,
+            store,
+            settings,
+            outbox_filled: Notify::new(),
+        })
+    }
+
+    pub fn party(&self) -> PartyCode {
+        self.party
+    }
+
+    pub fn settings(&self) -> &ExchangeSettings {
+        &self.settings
+    }
+
+    pub fn public_key(&self) -> NodePublicKey {
+        self.key.public()
+    }
+
+    pub fn tls_fingerprint(&self) -> CertFingerprint {
+        self.tls.fingerprint()
+    }
+
+    /// The node's TLS identity, for the federation listener.
+    pub fn tls(&self) -> &NodeTls {
+        &self.tls
+    }
+
+    /// Sends a new referral or request (its content already read and checked by `wire`).
+    pub async fn send_item(&self, ctx: &WriteCtx, out: &Outgoing<'_>) -> SendResult {
+        let Outgoing {
+            to,
+            kind,
+            content: body,
+            subtype,
+            urgency,
+            summary,
+        } = *out;
+        let item_kind = match kind {
+            MessageKind::Referral => ItemKind::Referral,
+            MessageKind::Request => ItemKind::Request,
+            other => {
+                return Err(ExchangeError::NotAnItem {
+                    message_type: other.as_str(),
+                });
+            }
+        };
+        let id = Uuid::now_v7();
+        let now = micros(ctx.now);
+        let bytes = wire::to_body_bytes(body);
+        let item = NewItem {
+            id,
+            kind: item_kind,
+            originator: self.party,
+            recipient: to,
+            subtype: subtype.to_owned(),
+            urgency: urgency.to_owned(),
+            summary: summary.to_owned(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            sent_at: now,
+        };
+        let seal = |seq: u64| self.seal(to, id, seq, kind.as_str(), now, bytes.clone());
+        let sent = self
+            .store
+            .send(ctx, to, Effect::NewItem(item), &seal)
+            .await?;
+        self.outbox_filled.notify_waiters();
+        Ok(sent)
+    }
+
+    /// Takes `step` on `item` as this node's party and sends it to the other party.
+    pub async fn send_step(
+        &self,
+        ctx: &WriteCtx,
+        item: &ExchangeItem,
+        step: AnyStep,
+    ) -> SendResult {
+        let to = if item.originator == self.party {
+            item.recipient
+        } else {
+            item.originator
+        };
+        let (kind, body) = match &step {
+            AnyStep::Referral(s) => wire::referral_step_json(item.id, s),
+            AnyStep::Request(s) => wire::request_step_json(item.id, s),
+        };
+        let id = Uuid::now_v7();
+        let now = micros(ctx.now);
+        let bytes = wire::to_body_bytes(&body);
+        let party = self.party;
+        let decide = |current: &ExchangeItem| items::next_state(current, &step, party, now);
+        let new_step = NewStep {
+            item: item.id,
+            kind: item.kind,
+            step: kind.as_str().to_owned(),
+            by: self.party,
+            at: now,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            decide: &decide,
+        };
+        let seal = |seq: u64| self.seal(to, id, seq, kind.as_str(), now, bytes.clone());
+        let sent = self
+            .store
+            .send(ctx, to, Effect::Step(new_step), &seal)
+            .await?;
+        self.outbox_filled.notify_waiters();
+        Ok(sent)
+    }
+
+    fn seal(
+        &self,
+        to: PartyCode,
+        id: Uuid,
+        seq: u64,
+        message_type: &str,
+        time: OffsetDateTime,
+        body: Vec<u8>,
+    ) -> Result<SealedEnvelope, String> {
+        let message_type = MessageType::parse(message_type).map_err(|e| e.to_string())?;
+        let draft = EnvelopeDraft {
+            sender: self.party,
+            recipient: to,
+            id,
+            seq,
+            time,
+            message_type,
+        };
+        let envelope = Envelope::seal(&self.key, draft, body).map_err(|e| e.to_string())?;
+        sealed(&envelope)
+    }
+
+    /// The federation endpoint, to be served over mutual TLS.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(ENVELOPES_PATH, post(receive))
+            // The handler reads the body itself, with a limit derived from the settings.
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(Arc::clone(self))
+    }
+
+    /// Runs the delivery workers, one per peer (peers added later get theirs within
+    /// `peer_refresh`), until `shutdown` completes.
+    pub async fn deliver(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let mut workers: HashMap<PartyCode, tokio::task::JoinHandle<()>> = HashMap::new();
+        let stop = Arc::new(Notify::new());
+        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::pin!(shutdown);
+        loop {
+            match self.store.list_peers().await {
+                Ok(peers) => {
+                    for peer in peers {
+                        if !workers.contains_key(&peer.party) {
+                            let me = Arc::clone(&self);
+                            let stop = Arc::clone(&stop);
+                            let stopped = Arc::clone(&stopped);
+                            let party = peer.party;
+                            workers.insert(
+                                party,
+                                tokio::spawn(async move { me.worker(party, stop, stopped).await }),
+                            );
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing peers for delivery failed"),
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(self.settings.peer_refresh) => {}
+            }
+        }
+        stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.notify_waiters();
+        for (_, w) in workers {
+            // A worker mid-request finishes it (bounded by the request timeout).
+            let _ = w.await;
+        }
+    }
+
+    async fn worker(
+        self: Arc<Self>,
+        party: PartyCode,
+        stop: Arc<Notify>,
+        stopped: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let mut backoff = self.settings.retry_min;
+        let mut client: Option<(CertFingerprint, reqwest::Client)> = None;
+        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            // Registered before looking, so a send between the look and the wait is not missed.
+            let filled = self.outbox_filled.notified();
+            let stopping = stop.notified();
+            tokio::pin!(filled, stopping);
+            filled.as_mut().enable();
+            stopping.as_mut().enable();
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            match self.deliver_once(party, &mut client).await {
+                Ok(0) => {
+                    backoff = self.settings.retry_min;
+                    tokio::select! {
+                        () = filled => {}
+                        () = stopping => break,
+                        // A backstop: a notification can be lost across a restart of the worker.
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Ok(_) => backoff = self.settings.retry_min,
+                Err(e) => {
+                    let reason = e.to_string();
+                    tracing::info!(peer = %party, error = %reason, "delivery failed; will retry");
+                    if let Err(e) = self
+                        .store
+                        .record_delivery_error(party, &reason, OffsetDateTime::now_utc())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "recording a delivery error failed");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(jitter(backoff)) => {}
+                        () = stopping => break,
+                    }
+                    backoff = (backoff * 2).min(self.settings.retry_max);
+                }
+            }
+        }
+    }
+
+    /// Sends one batch from the outbox to `party`; how many envelopes the receipt covered.
+    async fn deliver_once(
+        &self,
+        party: PartyCode,
+        client: &mut Option<(CertFingerprint, reqwest::Client)>,
+    ) -> Result<u64, ExchangeError> {
+        let limit = u32::try_from(self.settings.max_batch).unwrap_or(u32::MAX);
+        let batch = self.store.outbox(party, limit).await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let peer = self
+            .store
+            .peer(party)
+            .await?
+            .ok_or(ExchangeError::UnknownPeer { party })?;
+        let pinned = CertFingerprint::parse(&peer.tls_fingerprint)?;
+        let http = match client {
+            Some((fp, c)) if *fp == pinned => c.clone(),
+            _ => {
+                let c = reqwest_client(&self.tls, pinned, Timeouts::default())?;
+                *client = Some((pinned, c.clone()));
+                c
+            }
+        };
+        let mut envelopes = Vec::with_capacity(batch.len());
+        for record in &batch {
+            envelopes.push(Envelope::from_signed_bytes(
+                record.envelope.signed.as_bytes(),
+                self.settings.max_body_bytes,
+            )?);
+        }
+        let url = format!("{}{ENVELOPES_PATH}", peer.endpoint.trim_end_matches('/'));
+        let response = http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(encode_batch(&envelopes))
+            .send()
+            .await
+            .map_err(|e| ExchangeError::Delivery {
+                reason: transport_error(&e),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ExchangeError::Delivery {
+                reason: transport_error(&e),
+            })?;
+        let answer: Value =
+            serde_json::from_slice(&bytes).map_err(|_| ExchangeError::Delivery {
+                reason: format!("the peer answered {status} with a body that is not JSON"),
+            })?;
+        let mut covered = 0;
+        if let Some(receipt) = answer.get("receipt") {
+            covered = self.take_receipt(&peer, receipt).await?;
+        }
+        if status.is_success() {
+            Ok(covered)
+        } else {
+            let code = answer.get("code").and_then(Value::as_str).unwrap_or("?");
+            let detail = answer.get("detail").and_then(Value::as_str).unwrap_or("");
+            Err(ExchangeError::Delivery {
+                reason: format!("the peer refused the batch ({status}, {code}): {detail}"),
+            })
+        }
+    }
+
+    /// Verifies a receipt from `peer` and records what it covers.
+    async fn take_receipt(&self, peer: &Peer, receipt: &Value) -> Result<u64, ExchangeError> {
+        let text = serde_json::to_vec(receipt).map_err(ExchangeError::TransportJson)?;
+        let envelope = Envelope::from_transport_json(&text, self.settings.max_body_bytes)?;
+        let key = NodePublicKey::parse(&peer.signing_key)?;
+        let verified = envelope.open(&key)?;
+        let header = verified.header();
+        if header.sender() != peer.party {
+            return Err(ExchangeError::WrongSender {
+                sender: header.sender(),
+                peer: peer.party,
+            });
+        }
+        check_recipient(header, self.party)?;
+        let body = verified.receipt()?;
+        let accepted: Vec<Accepted> = body
+            .accepted
+            .iter()
+            .map(|e| Accepted {
+                id: e.id,
+                seq: e.seq,
+                hash: e.envelope_sha256,
+            })
+            .collect();
+        let sealed =
+            sealed(verified.envelope()).map_err(|reason| ExchangeError::Delivery { reason })?;
+        Ok(self
+            .store
+            .record_receipt(peer.party, &sealed, &accepted, OffsetDateTime::now_utc())
+            .await?)
+    }
+}
+
+/// The stored form of a sealed or verified envelope.
+fn sealed(envelope: &Envelope) -> Result<SealedEnvelope, String> {
+    let header = envelope.unverified_header().map_err(|e| e.to_string())?;
+    let signed = String::from_utf8(envelope.to_signed_bytes())
+        .map_err(|_| "an envelope body must be UTF-8 JSON".to_owned())?;
+    Ok(SealedEnvelope {
+        id: header.id(),
+        seq: header.seq(),
+        message_type: header.message_type().as_str().to_owned(),
+        time: header.time(),
+        signed,
+        hash: envelope.envelope_hash(),
+    })
+}
+
+/// Envelope times are whole microseconds; stamping the item with the same instant keeps the
+/// two equal after a round trip through the store.
+fn micros(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
+/// Up to a quarter more, so that workers that failed together do not retry together.
+fn jitter(d: Duration) -> Duration {
+    use rand::Rng;
+    let extra = rand::thread_rng().gen_range(0..=d.as_millis() as u64 / 4);
+    d + Duration::from_millis(extra)
+}
+
+/// A transport error's kind without the URL or any body (which could hold anything).
+fn transport_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the peer did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "the peer could not be reached (connection or TLS handshake failed)".to_owned()
+    } else {
+        "the exchange with the peer failed at the transport level".to_owned()
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Receiving
+// ------------------------------------------------------------------------------------------
+
+/// Why (part of) a batch was refused: a stable code, the HTTP status, a sentence, and for
+/// malformed bodies the field errors.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    index: Option<usize>,
+    errors: Option<Invalid>,
+    expected_seq: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            detail: detail.into(),
+            index: None,
+            errors: None,
+            expected_seq: None,
+        }
+    }
+
+    fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// An RFC 9457 problem document, with the receipt of what was accepted before it, if any.
+    fn respond(self, receipt: Option<Value>) -> Response {
+        let mut doc = json!({
+            "type": format!("urn:puente:federation:{}", self.code),
+            "title": self.code,
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        if let Some(i) = self.index {
+            doc["index"] = json!(i);
+        }
+        if let Some(n) = self.expected_seq {
+            doc["expected_seq"] = json!(n);
+        }
+        if let Some(errors) = &self.errors {
+            doc["errors"] = errors
+                .0
+                .iter()
+                .map(|e| json!({"pointer": e.pointer, "code": e.code.code()}))
+                .collect();
+        }
+        if let Some(r) = receipt {
+            doc["receipt"] = r;
+        }
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            doc.to_string(),
+        )
+            .into_response()
+    }
+}
+
+fn exchange_refusal(e: &ExchangeError) -> Refusal {
+    use ExchangeError as E;
+    let (status, code) = match e {
+        E::BodyTooLarge { .. } | E::InputTooLarge { .. } | E::BatchTooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too-large")
+        }
+        E::SignatureInvalid => (StatusCode::UNAUTHORIZED, "bad-signature"),
+        E::WrongRecipient { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-recipient"),
+        E::FromTheFuture { .. } | E::TooOld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stale"),
+        E::BodyHashMismatch => (StatusCode::BAD_REQUEST, "body-hash-mismatch"),
+        _ => (StatusCode::BAD_REQUEST, "malformed-envelope"),
+    };
+    Refusal::new(status, code, e.to_string())
+}
+
+async fn receive(
+    State(x): State<Arc<Exchange>>,
+    cert: PeerCertificate,
+    body: axum::body::Body,
+) -> Response {
+    match receive_batch(&x, cert, body).await {
+        Ok(r) => r,
+        Err(refusal) => refusal.respond(None),
+    }
+}
+
+async fn receive_batch(
+    x: &Exchange,
+    cert: PeerCertificate,
+    body: axum::body::Body,
+) -> Result<Response, Refusal> {
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "receiving a batch failed");
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the receiving node failed; the batch may be sent again",
+        )
+    };
+    let fingerprint = cert.fingerprint.to_string();
+    let peer = x
+        .store
+        .peer_by_fingerprint(&fingerprint)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::FORBIDDEN,
+                "unknown-peer",
+                "the client certificate is not pinned for any registered peer",
+            )
+        })?;
+    let key = NodePublicKey::parse(&peer.signing_key).map_err(|e| internal(&e))?;
+    let limit = crate::envelope::transport_max_len(x.settings.max_body_bytes)
+        .saturating_mul(x.settings.max_batch)
+        .saturating_add(2);
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the batch is larger than the {limit} bytes this node accepts"),
+        )
+    })?;
+    let envelopes = decode_batch(&bytes, x.settings.max_body_bytes, x.settings.max_batch)
+        .map_err(|e| exchange_refusal(&e))?;
+    let now = OffsetDateTime::now_utc();
+
+    // Verify everything first; what follows the first bad envelope is not looked at.
+    let mut verified = Vec::with_capacity(envelopes.len());
+    let mut refusal = None;
+    for (i, envelope) in envelopes.into_iter().enumerate() {
+        match verify(x, &peer, &key, envelope, now) {
+            Ok(v) => verified.push(v),
+            Err(r) => {
+                refusal = Some(r.at(i));
+                break;
+            }
+        }
+    }
+    if verified.is_empty() {
+        if let Some(r) = refusal {
+            return Err(r);
+        }
+    }
+
+    let deciders: Vec<Option<Decider>> = verified
+        .iter()
+        .map(|v| match &v.effect {
+            Pending::Step { step, .. } => {
+                let step = step.clone();
+                let by = v.sender;
+                let at = v.envelope.time;
+                let d: Decider =
+                    Box::new(move |item: &ExchangeItem| items::next_state(item, &step, by, at));
+                Some(d)
+            }
+            Pending::Item(_) => None,
+        })
+        .collect();
+    let mut inbound = Vec::with_capacity(verified.len());
+    for (v, decider) in verified.iter().zip(&deciders) {
+        let effect = match (&v.effect, decider) {
+            (Pending::Item(item), _) => Effect::NewItem(item.clone()),
+            (Pending::Step { item, kind, .. }, Some(decide)) => Effect::Step(NewStep {
+                item: *item,
+                kind: *kind,
+                step: v.envelope.message_type.clone(),
+                by: v.sender,
+                at: v.envelope.time,
+                body: v.body.clone(),
+                decide: decide.as_ref(),
+            }),
+            (Pending::Step { .. }, None) => return Err(internal(&"a step without its decider")),
+        };
+        inbound.push(Inbound {
+            envelope: v.envelope.clone(),
+            effect,
+        });
+    }
+    let seal_receipt = |seq: u64, accepted: &[Accepted], next_seq: u64| {
+        let body = ReceiptBody {
+            accepted: accepted
+                .iter()
+                .map(|a| ReceiptEntry {
+                    id: a.id,
+                    seq: a.seq,
+                    envelope_sha256: a.hash,
+                })
+                .collect(),
+            next_seq,
+        };
+        x.seal(
+            peer.party,
+            Uuid::now_v7(),
+            seq,
+            MessageType::RECEIPT,
+            micros(OffsetDateTime::now_utc()),
+            body.to_bytes(),
+        )
+    };
+    let ctx = WriteCtx {
+        actor: format!("peer:{}", peer.party),
+        ip: None,
+        now,
+    };
+    let report = x
+        .store
+        .receive(&ctx, peer.party, inbound, &seal_receipt)
+        .await
+        .map_err(|e| internal(&e))?;
+    let receipt = Envelope::from_signed_bytes(report.receipt.signed.as_bytes(), usize::MAX)
+        .map_err(|e| internal(&e))?;
+    let receipt: Value =
+        serde_json::from_str(&receipt.to_transport_json()).map_err(|e| internal(&e))?;
+    let store_refusal = report.rejected.map(|(i, why)| match why {
+        InboundRejection::Replayed { id } => Refusal::new(
+            StatusCode::CONFLICT,
+            "replayed-id",
+            format!("message {id} was accepted before with different content"),
+        )
+        .at(i),
+        InboundRejection::SequenceGap { expected, got } => {
+            let mut r = Refusal::new(
+                StatusCode::CONFLICT,
+                "sequence-gap",
+                format!("expected seq {expected}, got {got}"),
+            )
+            .at(i);
+            r.expected_seq = Some(expected);
+            r
+        }
+        InboundRejection::Refused(StepRefused { code, detail }) => Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if code == "unknown-item" {
+                "unknown-item"
+            } else {
+                "step-refused"
+            },
+            format!("{code}: {detail}"),
+        )
+        .at(i),
+    });
+    match store_refusal.or(refusal) {
+        Some(r) => Ok(r.respond(Some(receipt))),
+        None => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({ "receipt": receipt }).to_string(),
+        )
+            .into_response()),
+    }
+}
+
+type Decider = Box<dyn Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync>;
+
+enum Pending {
+    Item(NewItem),
+    Step {
+        item: Uuid,
+        kind: ItemKind,
+        step: AnyStep,
+    },
+}
+
+struct Verified {
+    sender: PartyCode,
+    envelope: SealedEnvelope,
+    body: String,
+    effect: Pending,
+}
+
+/// Every check that needs no database: format, sender, signature, recipient, freshness, type,
+/// body.
+fn verify(
+    x: &Exchange,
+    peer: &Peer,
+    key: &NodePublicKey,
+    envelope: Envelope,
+    now: OffsetDateTime,
+) -> Result<Verified, Refusal> {
+    let header = envelope
+        .unverified_header()
+        .map_err(|e| exchange_refusal(&e))?;
+    if header.sender() != peer.party {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "wrong-sender",
+            format!(
+                "the envelope says it is from {}, but the connection is from {}",
+                header.sender(),
+                peer.party
+            ),
+        ));
+    }
+    let verified = envelope.open(key).map_err(|e| exchange_refusal(&e))?;
+    let header = verified.header().clone();
+    check_recipient(&header, x.party).map_err(|e| exchange_refusal(&e))?;
+    check_freshness(
+        &header,
+        now,
+        time::Duration::try_from(x.settings.max_age).unwrap_or(time::Duration::MAX),
+        time::Duration::try_from(x.settings.max_skew).unwrap_or(time::Duration::ZERO),
+    )
+    .map_err(|e| exchange_refusal(&e))?;
+    let kind = MessageKind::parse(header.message_type().as_str()).map_err(|_| {
+        Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-message-type",
+            format!("no message type {:?}", header.message_type().as_str()),
+        )
+    })?;
+    let malformed = |errors: Invalid| {
+        let mut r = Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+            "the envelope body does not hold a valid message of its type",
+        );
+        r.errors = Some(errors);
+        r
+    };
+    let value = wire::parse_body(verified.body()).map_err(|e| {
+        Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed-body",
+            format!("the envelope body is not acceptable JSON: {e}"),
+        )
+    })?;
+    let body = String::from_utf8_lossy(verified.body()).into_owned();
+    let sealed_env = sealed(verified.envelope())
+        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, "malformed-body", e))?;
+    let effect = match kind {
+        MessageKind::Referral => {
+            let draft = wire::read_referral(&value).map_err(malformed)?;
+            Pending::Item(NewItem {
+                id: header.id(),
+                kind: ItemKind::Referral,
+                originator: peer.party,
+                recipient: x.party,
+                subtype: draft.kind.as_str().to_owned(),
+                urgency: draft.urgency.as_str().to_owned(),
+                summary: draft.summary.clone(),
+                body: body.clone(),
+                sent_at: header.time(),
+            })
+        }
+        MessageKind::Request => {
+            let draft = wire::read_request(&value).map_err(malformed)?;
+            Pending::Item(NewItem {
+                id: header.id(),
+                kind: ItemKind::Request,
+                originator: peer.party,
+                recipient: x.party,
+                subtype: draft.kind.as_str().to_owned(),
+                urgency: draft.urgency.as_str().to_owned(),
+                summary: draft.question.clone(),
+                body: body.clone(),
+                sent_at: header.time(),
+            })
+        }
+        MessageKind::Receipt => {
+            return Err(Refusal::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unexpected-receipt",
+                "receipts travel in answers, not in batches",
+            ));
+        }
+        step_kind if step_kind.is_referral_step() => {
+            let (item, step) = wire::read_referral_step(step_kind, &value).map_err(malformed)?;
+            Pending::Step {
+                item,
+                kind: ItemKind::Referral,
+                step: AnyStep::Referral(step),
+            }
+        }
+        step_kind => {
+            let (item, step) = wire::read_request_step(step_kind, &value).map_err(malformed)?;
+            Pending::Step {
+                item,
+                kind: ItemKind::Request,
+                step: AnyStep::Request(step),
+            }
+        }
+    };
+    Ok(Verified {
+        sender: peer.party,
+        envelope: sealed_env,
+        body,
+        effect,
+    })
+}
