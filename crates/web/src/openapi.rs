@@ -8,7 +8,7 @@ use crate::{auth, problem};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "puente node API", description = "The JSON API of one puente node: the joint program's commitments, actions, indicators and meetings, behind authentication and the node's policy. Errors are RFC 9457 problem documents in English or Spanish (Accept-Language)."),
+    info(title = "puente node API", description = "The JSON API of one puente node: the joint program's commitments, actions, indicators and meetings, and the referrals and requests for information exchanged with peer nodes, behind authentication and the node's policy. Errors are RFC 9457 problem documents in English or Spanish (Accept-Language)."),
     paths(
         api::healthz, api::me, api::users::update_me, api::program, auth::login, auth::logout,
         api::commitments::list, api::commitments::get, api::commitments::create, api::commitments::update,
@@ -17,6 +17,12 @@ use crate::{auth, problem};
         api::indicators::list_measurements, api::indicators::create_measurement, api::indicators::update_measurement,
         api::meetings::list, api::meetings::get, api::meetings::create, api::meetings::update, api::meetings::agenda,
         api::audit::list, api::users::list, api::users::get, api::users::create, api::users::update,
+        api::exchange::list_referrals, api::exchange::create_referral, api::exchange::get_referral,
+        api::exchange::acknowledge_referral, api::exchange::assign_referral, api::exchange::report_outcome,
+        api::exchange::withdraw_referral,
+        api::exchange::list_requests, api::exchange::create_request, api::exchange::get_request,
+        api::exchange::acknowledge_request, api::exchange::answer_request, api::exchange::withdraw_request,
+        api::exchange::list_peers, api::exchange::get_reciprocity,
     ),
     components(schemas(problem::Problem, problem::FieldProblem, dto::CommitmentIn, dto::ActionIn,
         dto::IndicatorIn, dto::MeasurementIn, dto::MeetingIn, dto::UserIn, dto::UserUpdateIn, dto::MeUpdateIn, dto::LoginIn)),

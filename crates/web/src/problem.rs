@@ -57,6 +57,13 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     MethodNotAllowed,
+    /// The item's state machine refused the step; `reason` is `wrong-party`, `already-done`,
+    /// `out-of-order` or `invalid`.
+    StepRefused {
+        reason: &'static str,
+    },
+    /// The node runs without its exchange (no identity files).
+    ExchangeUnavailable,
     /// The cause has been logged where it happened.
     Internal,
 }
@@ -73,9 +80,11 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::VersionConflict { .. } | Self::JointChange | Self::Duplicate { .. } => {
-                StatusCode::CONFLICT
-            }
+            Self::VersionConflict { .. }
+            | Self::JointChange
+            | Self::Duplicate { .. }
+            | Self::StepRefused { .. } => StatusCode::CONFLICT,
+            Self::ExchangeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,6 +109,8 @@ impl ApiError {
             Self::Duplicate { .. } => "duplicate",
             Self::TooManyRequests { .. } => "too-many-requests",
             Self::MethodNotAllowed => "method-not-allowed",
+            Self::StepRefused { .. } => "step-refused",
+            Self::ExchangeUnavailable => "exchange-unavailable",
             Self::Internal => "internal",
         }
     }
@@ -120,6 +131,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Duplicate { what, pointer } => ApiError::Duplicate { what, pointer },
             StoreError::Invalid(i) => ApiError::Invalid(i),
+            // The node could not sign (its key, or a bug): a 500, logged with its reason.
+            StoreError::Seal(reason) => ApiError::internal(&format!("sealing failed: {reason}")),
             other => {
                 let chain = error_chain(&other);
                 tracing::error!(error = %chain, "store error");
@@ -138,6 +151,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+impl From<puente_exchange::error::ExchangeError> for ApiError {
+    fn from(e: puente_exchange::error::ExchangeError) -> Self {
+        use puente_exchange::error::ExchangeError as E;
+        match e {
+            E::Store(StoreError::StepRefused { code, .. }) => {
+                let reason = match code {
+                    "wrong-party" => "wrong-party",
+                    "already-done" => "already-done",
+                    "out-of-order" => "out-of-order",
+                    _ => "invalid",
+                };
+                ApiError::StepRefused { reason }
+            }
+            E::Store(s) => s.into(),
+            other => ApiError::internal(&error_chain(&other)),
+        }
+    }
 }
 
 impl From<Invalid> for ApiError {
@@ -334,6 +366,14 @@ fn render(i: &I18n, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Probl
                 detail: i.t(lang, "field-duplicate", &[]),
             }],
         ),
+        ApiError::StepRefused { reason } => (
+            i.t(
+                lang,
+                "problem-step-refused-detail",
+                &[("reason", i.t(lang, &format!("step-{reason}"), &[]).into())],
+            ),
+            vec![],
+        ),
         ApiError::TooManyRequests { retry_after_secs } => (
             i.t(
                 lang,
@@ -444,6 +484,27 @@ mod tests {
         let expected = [
             literals_after("src", "expected: \""),
             literals_after("../domain/src", "expected: \""),
+            literals_after("../exchange/src", "expected: \""),
+            // Token labels the wire readers pass as arguments.
+            [
+                "date-time",
+                "entity-type",
+                "referral-kind",
+                "request-kind",
+                "urgency",
+                "tlp",
+                "source-reliability",
+                "information-credibility",
+                "result-kind",
+                "outcome-kind",
+                "answer-kind",
+                "referral-step",
+                "request-step",
+                "flow-direction",
+                "party",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         ]
         .concat();
         assert!(
@@ -471,6 +532,7 @@ mod tests {
             FieldErrorCode::UnknownField,
             FieldErrorCode::UnknownArea,
             FieldErrorCode::UnknownParty,
+            FieldErrorCode::UnknownPeer,
             FieldErrorCode::UnknownIndicator,
             FieldErrorCode::UnknownCommitment,
             FieldErrorCode::DueBeforeStart,
@@ -520,6 +582,17 @@ mod tests {
                 retry_after_secs: 1,
             },
             ApiError::MethodNotAllowed,
+            ApiError::StepRefused {
+                reason: "wrong-party",
+            },
+            ApiError::StepRefused {
+                reason: "already-done",
+            },
+            ApiError::StepRefused {
+                reason: "out-of-order",
+            },
+            ApiError::StepRefused { reason: "invalid" },
+            ApiError::ExchangeUnavailable,
             ApiError::Internal,
         ];
         for e in errors {

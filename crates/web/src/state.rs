@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub config: WebConfig,
     pub i18n: I18n,
     pub limiter: LoginLimiter,
+    /// The exchange with peers, once the node's identity is loaded (see [`AppState::set_exchange`]).
+    pub exchange: std::sync::OnceLock<Arc<puente_exchange::node::Exchange>>,
 }
 
 impl AppState {
@@ -76,7 +78,14 @@ impl AppState {
                 config,
                 i18n: I18n::new(),
                 limiter,
+                exchange: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Connects the node's exchange with peers; the referral and request routes answer 503
+    /// until it is. Only the first call counts.
+    pub fn set_exchange(&self, exchange: Arc<puente_exchange::node::Exchange>) {
+        let _ = self.inner.exchange.set(exchange);
     }
 }

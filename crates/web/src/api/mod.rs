@@ -4,6 +4,7 @@ pub mod actions;
 pub mod audit;
 pub mod commitments;
 pub mod dto;
+pub mod exchange;
 pub mod indicators;
 pub mod meetings;
 pub mod users;
@@ -77,7 +78,36 @@ pub fn router(state: AppState) -> Router {
         .route("/meetings/{id}/agenda", get(meetings::agenda))
         .route("/audit", get(audit::list))
         .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::get).put(users::update));
+        .route("/users/{id}", get(users::get).put(users::update))
+        .route(
+            "/referrals",
+            get(exchange::list_referrals).post(exchange::create_referral),
+        )
+        .route("/referrals/{id}", get(exchange::get_referral))
+        .route(
+            "/referrals/{id}/acknowledge",
+            post(exchange::acknowledge_referral),
+        )
+        .route("/referrals/{id}/assign", post(exchange::assign_referral))
+        .route("/referrals/{id}/outcome", post(exchange::report_outcome))
+        .route(
+            "/referrals/{id}/withdraw",
+            post(exchange::withdraw_referral),
+        )
+        .route(
+            "/requests",
+            get(exchange::list_requests).post(exchange::create_request),
+        )
+        .route("/requests/{id}", get(exchange::get_request))
+        .route(
+            "/requests/{id}/acknowledge",
+            post(exchange::acknowledge_request),
+        )
+        .route("/requests/{id}/answer", post(exchange::answer_request))
+        .route("/requests/{id}/withdraw", post(exchange::withdraw_request))
+        .route("/peers", get(exchange::list_peers))
+        .route("/reciprocity", get(exchange::get_reciprocity));
+
     // Fallbacks first: layers wrap only what the router holds when they are added.
     Router::new()
         .route("/", get(index))
@@ -184,6 +214,24 @@ pub async fn authorize(
     owners: &[PartyCode],
     agency: Option<&str>,
 ) -> Result<(), ApiError> {
+    let resource = Resource {
+        kind,
+        id,
+        owners,
+        agency,
+        tlp: None,
+        persons: false,
+    };
+    authorize_resource(state, who, act, &resource).await
+}
+
+/// [`authorize`] for a resource with every attribute the policy may look at.
+pub async fn authorize_resource(
+    state: &AppState,
+    who: &Authed,
+    act: Act,
+    resource: &Resource<'_>,
+) -> Result<(), ApiError> {
     let user_id = who.user.meta.id.to_string();
     let principal = Principal {
         user: &user_id,
@@ -191,17 +239,11 @@ pub async fn authorize(
         party: state.inner.party,
         agency: who.user.agency.as_deref(),
     };
-    let resource = Resource {
-        kind,
-        id,
-        owners,
-        agency,
-    };
-    match state.inner.policy.authorize(&principal, act, &resource) {
+    match state.inner.policy.authorize(&principal, act, resource) {
         Decision::Allow => Ok(()),
         Decision::Deny(denial) => {
             tracing::info!(user = %who.user.name, rule = %denial.rule, explanation = %denial.explanation, "denied");
-            if matches!(act, Act::Create | Act::Update) {
+            if matches!(act, Act::Create | Act::Update | Act::Release) {
                 state
                     .inner
                     .store
@@ -209,8 +251,8 @@ pub async fn authorize(
                         at: now(),
                         actor: who.user.name.clone(),
                         ip: who.ip.clone(),
-                        action: format!("{}.{}.denied", kind.as_str(), act.as_str()),
-                        target: id.map(str::to_owned),
+                        action: format!("{}.{}.denied", resource.kind.as_str(), act.as_str()),
+                        target: resource.id.map(str::to_owned),
                         detail: serde_json::json!({ "rule": denial.rule }).to_string(),
                     })
                     .await?;
@@ -249,6 +291,8 @@ pub fn readable<'t, T>(
             id: Some(id),
             owners: &s.owners,
             agency: s.agency.as_deref(),
+            tlp: None,
+            persons: false,
         })
         .collect();
     let decisions = state
