@@ -28,6 +28,9 @@ pub enum Command {
     /// Check the node's audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Recognise other parties' nodes: export this node's peer card, add and list peers.
+    #[command(subcommand)]
+    Peer(PeerCommand),
     /// Start a demonstration node with demo users and fictional data.
     Demo(DemoArgs),
     /// Measure a node's performance with fictional data.
@@ -53,6 +56,13 @@ pub struct InitArgs {
     pub party: String,
     #[command(flatten)]
     pub node: NodeArgs,
+    /// Address the federation listener (mutual TLS, for peer nodes) binds.
+    #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_FEDERATION_LISTEN)]
+    pub federation_listen: SocketAddr,
+    /// The https://host:port peers connect to, as the peer card advertises it
+    /// [default: https://<federation listen address>].
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +72,10 @@ pub struct ServeArgs {
     /// Address to listen on, overriding the config (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Address the federation listener binds, overriding the config's `[federation] listen`
+    /// (port 0 picks a free port). The peer card's endpoint does not change with it.
+    #[arg(long, value_name = "ADDR")]
+    pub federation_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +145,34 @@ pub struct TokenCreateArgs {
 pub enum AuditCommand {
     /// Recompute the hash chain; exit 0 if intact, 1 if broken (2 on any other error).
     Verify(NodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Print this node's signed peer card, to send to another party's administrator.
+    Export(PeerExportArgs),
+    /// Verify another party's peer card and register (or update) that peer.
+    Add(PeerAddArgs),
+    /// List the registered peers and where the exchange with each stands.
+    List(NodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeerExportArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The https://host:port to advertise, overriding the config's `[federation] endpoint`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PeerAddArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The peer card file the other party sent (`-` reads standard input).
+    #[arg(value_name = "FILE")]
+    pub card: PathBuf,
 }
 
 #[derive(Debug, Args)]

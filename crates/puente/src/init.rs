@@ -1,19 +1,26 @@
 //! `puente init`: creates a node — its directory, config, editable program and policies, its
-//! database with the node's identity, the first administrator, and the program's indicators.
+//! signing key and TLS identity (`node.key`, `tls.crt`, `tls.key`), its database with the node's
+//! party, the first administrator, and the program's indicators.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use puente_domain::{MeasurementDraft, PartyCode, RecordMeta, Role};
+use puente_exchange::card::Endpoint;
 use puente_policy::PolicyEngine;
 use puente_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::cli::InitArgs;
-use crate::config::{self, CONFIG_FILE, NodeDir, POLICIES_FILE, PROGRAM_FILE, parse_party};
+use crate::config::{
+    self, CONFIG_FILE, DEFAULT_FEDERATION_LISTEN, NodeDir, POLICIES_FILE, PROGRAM_FILE,
+    default_endpoint, parse_party,
+};
 use crate::data::{self, INDICATORS_TOML, IndicatorSeed, PROGRAM_TOML};
+use crate::identity::NodeIdentity;
 use crate::node::{Database, cli_ctx, now, open_store};
 use crate::user::create_user;
 
@@ -27,17 +34,66 @@ pub struct Initialised {
     /// Printed once by the caller; only its Argon2id hash is stored.
     pub admin_password: String,
     pub database: Database,
+    /// As written to `node.key`, `tls.crt` and `tls.key`.
+    pub identity: NodeIdentity,
+}
+
+/// Where a new node's federation listener binds and what its peer card advertises.
+#[derive(Debug, Clone)]
+pub struct FederationInit {
+    pub listen: SocketAddr,
+    pub endpoint: Endpoint,
+}
+
+impl FederationInit {
+    /// `listen`, and `endpoint` if given (else `https://<listen>`), checked before anything is
+    /// created.
+    pub fn new(listen: SocketAddr, endpoint: Option<&str>) -> Result<FederationInit> {
+        let endpoint = match endpoint {
+            Some(text) => Endpoint::parse(text)
+                .with_context(|| format!("--endpoint {text:?} is not https://host:port"))?,
+            None => default_endpoint(listen).context(
+                "--endpoint is needed: the peer card must name an address peers can reach",
+            )?,
+        };
+        Ok(FederationInit { listen, endpoint })
+    }
+
+    /// The defaults: loopback port 7401, advertised as such.
+    pub fn local() -> Result<FederationInit> {
+        let listen = DEFAULT_FEDERATION_LISTEN
+            .parse()
+            .context("the default federation listen address")?;
+        FederationInit::new(listen, None)
+    }
 }
 
 pub async fn run(args: InitArgs) -> Result<()> {
     let party = parse_party(&args.party)?;
-    let init = init_node(&args.node.dir, party, args.node.database.as_deref()).await?;
+    let federation = FederationInit::new(args.federation_listen, args.endpoint.as_deref())?;
+    let init = init_node_with(
+        &args.node.dir,
+        party,
+        args.node.database.as_deref(),
+        &federation,
+    )
+    .await?;
     say!(
         "node {} initialised in {}",
         init.node.party,
         init.node.dir.display()
     );
     say!("database: {}", init.database.redacted());
+    say!(
+        "node key: {} (fingerprint {})",
+        crate::identity::KEY_FILE,
+        init.identity.key.public().fingerprint()
+    );
+    say!(
+        "federation: listens on {}, advertises {} (see `puente peer export`)",
+        init.node.federation.listen,
+        init.node.federation.endpoint
+    );
     say!("user {ADMIN} (administrator)");
     say!("password: {}", init.admin_password);
     say!("This password is shown only once: keep it somewhere safe.");
@@ -68,12 +124,23 @@ fn check_dir_is_new(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates a node of `party` in `dir` (see the module doc); `database` overrides the default
-/// SQLite file in `dir`.
+/// Creates a node of `party` in `dir` with the default federation settings (see
+/// [`init_node_with`]).
 pub async fn init_node(
     dir: &Path,
     party: PartyCode,
     database: Option<&str>,
+) -> Result<Initialised> {
+    init_node_with(dir, party, database, &FederationInit::local()?).await
+}
+
+/// Creates a node of `party` in `dir` (see the module doc); `database` overrides the default
+/// SQLite file in `dir`.
+pub async fn init_node_with(
+    dir: &Path,
+    party: PartyCode,
+    database: Option<&str>,
+    federation: &FederationInit,
 ) -> Result<Initialised> {
     check_dir_is_new(dir)?;
     // Parse what will be loaded before creating anything, so a bad build fails cleanly.
@@ -101,9 +168,16 @@ pub async fn init_node(
         );
     }
 
-    config::write_new(dir, party, &database_url)?;
+    config::write_new(
+        dir,
+        party,
+        &database_url,
+        federation.listen,
+        &federation.endpoint,
+    )?;
     config::write_new_file(&dir.join(PROGRAM_FILE), PROGRAM_TOML)?;
     config::write_new_file(&dir.join(POLICIES_FILE), PolicyEngine::DEFAULT_POLICIES)?;
+    let identity = NodeIdentity::create(dir, party)?;
 
     match store.init_node(&cli_ctx(now()), party).await {
         Ok(_) => {}
@@ -129,6 +203,7 @@ pub async fn init_node(
         store,
         admin_password,
         database: db,
+        identity,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The puente binary: one node of a binational security implementation group. Commands to
-//! create a node, serve it, manage its users and tokens, verify its audit trail, and run a demo.
+//! create a node, serve it, manage its users, tokens and peers, verify its audit trail, and run
+//! a demo.
 //!
 //! This crate only wires things together: parsing the command line, reading the node's files,
 //! opening the store, and handing them to the web crate. It is the only crate that uses
@@ -22,8 +23,10 @@ mod config;
 mod data;
 mod demo;
 mod demo_data;
+mod identity;
 mod init;
 mod node;
+mod peer;
 mod serve;
 mod token;
 mod user;
@@ -34,7 +37,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{AuditCommand, BenchCommand, Cli, Command, TokenCommand, UserCommand};
+use crate::cli::{
+    AuditCommand, BenchCommand, Cli, Command, PeerCommand, TokenCommand, UserCommand,
+};
 
 /// Exit code for a command that could not do its work (bad arguments, unreadable files, a
 /// database error). 1 is kept for "the answer is no" (a broken audit chain).
@@ -78,6 +83,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::List(args)) => token::list(args).await?,
         Command::Token(TokenCommand::Revoke(args)) => token::revoke(args).await?,
         Command::Audit(AuditCommand::Verify(args)) => return audit::verify(args).await,
+        Command::Peer(PeerCommand::Export(args)) => peer::export(args).await?,
+        Command::Peer(PeerCommand::Add(args)) => peer::add(args).await?,
+        Command::Peer(PeerCommand::List(args)) => peer::list(args).await?,
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
     }

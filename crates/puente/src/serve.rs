@@ -1,5 +1,7 @@
-//! `puente serve`: loads a node's config, program and policies, opens its store, and serves the
-//! API until SIGTERM or Ctrl-C, finishing requests in flight.
+//! `puente serve`: loads a node's config, program, policies and identity, opens its store, and
+//! runs the node until SIGTERM or Ctrl-C: the API for its users, the federation endpoint for its
+//! peers (mutual TLS), and the delivery workers that push its outbox to them. Requests in flight
+//! are finished on the way out.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,6 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use puente_domain::Program;
+use puente_exchange::node::{Exchange, ExchangeSettings};
+use puente_exchange::tls;
 use puente_policy::PolicyEngine;
 use puente_store::Store;
 use puente_web::AppState;
@@ -15,16 +19,34 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::config::NodeDir;
 use crate::data;
+use crate::identity::NodeIdentity;
 use crate::node::open_store;
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let node = NodeDir::load(&args.node.dir)?;
     // The files first: an administrator's typo should not wait on a database connection.
     let files = NodeFiles::load(&node)?;
+    let identity = NodeIdentity::load(&node)?;
     let store = open_store(node.database_url(args.node.database.as_deref()), &node.dir).await?;
-    let state = app_state(&node, files, store).await?;
+    let state = app_state(&node, files, Arc::clone(&store)).await?;
+    let exchange = exchange(&node, identity, store);
     let listener = bind(args.listen.unwrap_or(node.config.listen)).await?;
-    serve_on(listener, state).await
+    let federation = bind(args.federation_listen.unwrap_or(node.federation.listen)).await?;
+    serve_node(listener, federation, state, exchange).await
+}
+
+/// The node's exchange with its peers, from its identity and `[federation]` settings.
+pub fn exchange(node: &NodeDir, identity: NodeIdentity, store: Arc<dyn Store>) -> Arc<Exchange> {
+    let f = &node.federation;
+    let settings = ExchangeSettings {
+        max_body_bytes: f.max_body_bytes,
+        max_batch: f.max_batch,
+        max_age: f.max_age,
+        max_skew: f.max_skew,
+        clocks: f.clocks,
+        ..ExchangeSettings::default()
+    };
+    Exchange::new(node.party, identity.key, identity.tls, store, settings)
 }
 
 /// The files of a node directory that its administrator edits.
@@ -86,17 +108,70 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 /// Announces the bound address on stdout — exactly one line, which scripts and tests read to find
 /// the node when it was asked for port 0 — and serves until a shutdown signal.
 pub async fn serve_on(listener: TcpListener, state: AppState) -> Result<()> {
-    let addr = listener.local_addr().context("reading the bound address")?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}").context("writing to stdout")?;
-        out.flush().context("writing to stdout")?;
-    }
-    tracing::info!(%addr, "serving");
+    announce(&format!("listening on http://{}", local(&listener)?))?;
     puente_web::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs a whole node: the API on `listener`, the federation endpoint (mutual TLS) on
+/// `federation`, and the delivery workers, until a shutdown signal stops all three. Announces
+/// `listening on http://…` and then `federation on https://…` on stdout.
+pub async fn serve_node(
+    listener: TcpListener,
+    federation: TcpListener,
+    state: AppState,
+    exchange: Arc<Exchange>,
+) -> Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            // Either the value flips or the sender is gone: both mean stop.
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let tls = tls::server_config(exchange.tls())
+        .context("building the federation listener's TLS configuration")?;
+    announce(&format!("listening on http://{}", local(&listener)?))?;
+    announce(&format!("federation on https://{}", local(&federation)?))?;
+    state.set_exchange(Arc::clone(&exchange));
+    let federation_task = tokio::spawn(tls::serve_mtls(
+        federation,
+        tls,
+        exchange.router(),
+        when_stopped(),
+    ));
+    let delivery_task = tokio::spawn(Arc::clone(&exchange).deliver(when_stopped()));
+    let api = puente_web::serve(listener, state, when_stopped());
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let (served, ()) = tokio::join!(api, signal);
+    served.context("serving")?;
+    federation_task
+        .await
+        .context("the federation listener stopped abnormally")?;
+    delivery_task
+        .await
+        .context("the delivery workers stopped abnormally")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn local(listener: &TcpListener) -> Result<SocketAddr> {
+    listener.local_addr().context("reading the bound address")
+}
+
+/// One line on stdout, flushed at once: scripts and tests wait for it.
+fn announce(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    tracing::info!("{line}");
     Ok(())
 }
 

@@ -1,6 +1,10 @@
-//! The command line as an operator meets it: init's refusals, users and tokens, and the audit
-//! chain check before and after someone tampers with the database. Each runs on both backends.
+//! The command line as an operator meets it: init's refusals, users and tokens, the audit chain
+//! check before and after someone tampers with the database, and the node identity and peer
+//! cards two parties swap. Each runs on both backends.
 
+use puente_exchange::card::PeerCard;
+use puente_exchange::keys::NodeKey;
+use puente_exchange::tls::NodeTls;
 use sqlx::Connection;
 
 use crate::helpers::{Backend, PgDatabase, TestNode, both_backends, puente};
@@ -12,6 +16,10 @@ both_backends!(
     user_add_prints_a_password_and_refuses_duplicates,
     tokens_are_created_for_existing_users_listed_and_revoked,
     audit_verify_finds_a_tampered_entry,
+    init_creates_the_node_identity_and_federation_table,
+    peer_export_prints_a_card_that_verifies,
+    two_nodes_add_each_others_cards,
+    own_and_tampered_cards_are_refused,
 );
 
 async fn init_refuses_a_bad_party_code(backend: Backend) {
@@ -300,4 +308,280 @@ async fn audit_verify_finds_a_tampered_entry(backend: Backend) {
         stdout.starts_with("audit chain broken at entry 2: "),
         "{stdout}"
     );
+}
+
+/// The node's signing key and TLS identity, read from its files as the node reads them.
+fn identity(node: &TestNode) -> (NodeKey, NodeTls) {
+    let key = NodeKey::from_file_text(&std::fs::read_to_string(node.dir.join("node.key")).unwrap())
+        .unwrap();
+    let tls = NodeTls::from_pem(
+        &std::fs::read_to_string(node.dir.join("tls.crt")).unwrap(),
+        &std::fs::read_to_string(node.dir.join("tls.key")).unwrap(),
+    )
+    .unwrap();
+    (key, tls)
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+async fn init_creates_the_node_identity_and_federation_table(backend: Backend) {
+    let node = TestNode::init(backend).await;
+    for file in ["node.key", "tls.crt", "tls.key"] {
+        assert!(node.dir.join(file).is_file(), "init did not create {file}");
+    }
+    #[cfg(unix)]
+    for secret in ["node.key", "tls.key"] {
+        assert_eq!(mode(&node.dir.join(secret)), 0o600, "{secret}");
+    }
+    let (key, _) = identity(&node);
+    let seed = std::fs::read_to_string(node.dir.join("node.key")).unwrap();
+    let seed = seed.lines().nth(1).unwrap();
+    let tls_key = std::fs::read_to_string(node.dir.join("tls.key")).unwrap();
+    let tls_key_body = tls_key.lines().nth(1).unwrap();
+    let init = &node.init_output;
+    for secret in [seed, tls_key_body] {
+        assert!(
+            !init.stdout.contains(secret) && !init.stderr.contains(secret),
+            "init printed a secret"
+        );
+    }
+    assert!(
+        init.stdout.contains(&key.public().fingerprint()),
+        "{}",
+        init.stdout
+    );
+
+    let config = std::fs::read_to_string(node.dir.join("puente.toml")).unwrap();
+    for line in [
+        "[federation]",
+        "listen = \"127.0.0.1:7401\"",
+        "endpoint = \"https://127.0.0.1:7401\"",
+        "max_body_bytes = 262144",
+        "max_batch = 256",
+        "max_age_secs = 2592000",
+        "max_skew_secs = 300",
+        "[federation.clocks]",
+        "flash = { acknowledge_secs = 900, act_secs = 21600 }",
+        "routine = { acknowledge_secs = 86400, act_secs = 1209600 }",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "no {line:?} in:\n{config}"
+        );
+    }
+
+    // Another address and endpoint at init; an unreachable address needs an explicit endpoint.
+    let other = node.tmp().join("other").to_string_lossy().into_owned();
+    let out = puente(
+        &[
+            "init",
+            "--party",
+            "MX",
+            "--dir",
+            &other,
+            "--federation-listen",
+            "0.0.0.0:7401",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--endpoint"), "{}", out.stderr);
+    assert!(!node.tmp().join("other").exists());
+    let out = puente(
+        &[
+            "init",
+            "--party",
+            "MX",
+            "--dir",
+            &other,
+            "--federation-listen",
+            "0.0.0.0:7401",
+            "--endpoint",
+            "https://puente.sre.example:8443",
+        ],
+        None,
+    )
+    .await;
+    out.assert_success();
+    let config = std::fs::read_to_string(node.tmp().join("other/puente.toml")).unwrap();
+    assert!(config.contains("listen = \"0.0.0.0:7401\""), "{config}");
+    assert!(
+        config.contains("endpoint = \"https://puente.sre.example:8443\""),
+        "{config}"
+    );
+    let card = puente(&["peer", "export", "--dir", &other], None).await;
+    card.assert_success();
+    let card = PeerCard::parse_and_verify(&card.stdout).unwrap();
+    assert_eq!(
+        card.endpoint().to_string(),
+        "https://puente.sre.example:8443"
+    );
+}
+
+async fn peer_export_prints_a_card_that_verifies(backend: Backend) {
+    let node = TestNode::init(backend).await;
+    let (key, tls) = identity(&node);
+    let text = node.peer_card("https://127.0.0.1:9443").await;
+    let card = PeerCard::parse_and_verify(&text).unwrap();
+    assert_eq!(
+        card.to_text(),
+        text,
+        "stdout holds the card and nothing else"
+    );
+    assert_eq!(card.party().as_str(), "US");
+    assert_eq!(card.endpoint().to_string(), "https://127.0.0.1:9443");
+    assert_eq!(card.signing_key(), &key.public());
+    assert_eq!(card.tls_cert_sha256(), &tls.fingerprint());
+
+    // Without the override, the endpoint is the config's.
+    let out = node.cli(&["peer", "export"]).await;
+    out.assert_success();
+    let card = PeerCard::parse_and_verify(&out.stdout).unwrap();
+    assert_eq!(card.endpoint().to_string(), "https://127.0.0.1:7401");
+
+    for bad in [
+        "http://127.0.0.1:9443",
+        "https://127.0.0.1",
+        "https://0.0.0.0:9443",
+    ] {
+        let out = node.cli(&["peer", "export", "--endpoint", bad]).await;
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(out.stdout.is_empty(), "{bad}: {}", out.stdout);
+    }
+    // A node whose key file others can read refuses to use it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = node.dir.join("node.key");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = node.cli(&["peer", "export"]).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains("node.key") && out.stderr.contains("chmod 600"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+async fn two_nodes_add_each_others_cards(backend: Backend) {
+    let us = TestNode::init_party(backend, "US").await;
+    let mx = TestNode::init_party(backend, "MX").await;
+    let us_card = us.peer_card("https://127.0.0.1:17401").await;
+    let mx_card = mx.peer_card("https://127.0.0.1:27401").await;
+    let (mx_key, mx_tls) = identity(&mx);
+
+    let added = us.add_peer(&mx_card).await;
+    added.assert_success();
+    for expected in [
+        "peer card of party MX".to_owned(),
+        "https://127.0.0.1:27401".to_owned(),
+        mx_key.public().fingerprint(),
+        mx_tls.fingerprint().to_string(),
+        "peer MX added".to_owned(),
+    ] {
+        assert!(
+            added.stdout.contains(&expected),
+            "{expected}:\n{}",
+            added.stdout
+        );
+    }
+    mx.add_peer(&us_card).await.assert_success();
+
+    let listed = us.cli(&["peer", "list"]).await;
+    listed.assert_success();
+    assert!(
+        listed.stdout.starts_with("MX  https://127.0.0.1:27401\n"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed.stdout.contains(&mx_key.public().fingerprint()));
+    assert_eq!(listed.line_value("  backlog"), Some("0 undelivered"));
+    assert_eq!(listed.line_value("  last contact"), Some("never"));
+    assert_eq!(listed.line_value("  last error"), Some("none"));
+    let listed = mx.cli(&["peer", "list"]).await;
+    listed.assert_success();
+    assert!(
+        listed.stdout.starts_with("US  https://127.0.0.1:17401\n"),
+        "{}",
+        listed.stdout
+    );
+
+    // The same card again changes nothing; a new card (read from stdin) replaces the old one.
+    let again = us.add_peer(&mx_card).await;
+    again.assert_success();
+    assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
+    let moved = mx.peer_card("https://127.0.0.1:27402").await;
+    let replaced = us.cli_with_stdin(&["peer", "add", "-"], Some(&moved)).await;
+    replaced.assert_success();
+    assert!(
+        replaced.stdout.contains("peer MX updated"),
+        "{}",
+        replaced.stdout
+    );
+    let listed = us.cli(&["peer", "list"]).await;
+    assert!(
+        listed.stdout.starts_with("MX  https://127.0.0.1:27402\n"),
+        "{}",
+        listed.stdout
+    );
+    assert_eq!(
+        listed.stdout.matches("MX  ").count(),
+        1,
+        "{}",
+        listed.stdout
+    );
+    let (code, out) = us.audit_verify().await;
+    assert_eq!(code, 0, "{out}");
+}
+
+async fn own_and_tampered_cards_are_refused(backend: Backend) {
+    let us = TestNode::init_party(backend, "US").await;
+    let mx = TestNode::init_party(backend, "MX").await;
+
+    let own = us
+        .add_peer(&us.peer_card("https://127.0.0.1:17401").await)
+        .await;
+    assert_eq!(own.code, 2, "{own:?}");
+    assert!(own.stderr.contains("own party"), "{}", own.stderr);
+
+    let card = mx.peer_card("https://127.0.0.1:27401").await;
+    let signature_at = card.find("signature ").unwrap() + "signature ".len();
+    let flip = |text: &str, at: usize| {
+        let mut bytes = text.as_bytes().to_vec();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    for tampered in [
+        card.replace("https://127.0.0.1:27401", "https://127.0.0.1:27402"),
+        flip(&card, signature_at),
+        card.replace("party MX", "party GT"),
+    ] {
+        assert_ne!(tampered, card);
+        let out = us.add_peer(&tampered).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains("is not a valid peer card"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("added"), "{}", out.stdout);
+    }
+    let missing = us.cli(&["peer", "add", "/nonexistent/mx.card"]).await;
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing.stderr.contains("/nonexistent/mx.card"),
+        "{}",
+        missing.stderr
+    );
+
+    let listed = us.cli(&["peer", "list"]).await;
+    listed.assert_success();
+    assert!(listed.stdout.starts_with("no peers"), "{}", listed.stdout);
 }

@@ -223,6 +223,10 @@ pub struct TestNode {
     /// `http://127.0.0.1:PORT`, once started.
     pub url: String,
     pub addr: Option<SocketAddr>,
+    /// `https://127.0.0.1:PORT` of the federation listener, once started; kept across restarts
+    /// (peers pinned it in their copy of this node's card).
+    pub federation_url: String,
+    pub federation_addr: Option<SocketAddr>,
     /// Keeps cookies, so a login holds for later requests.
     pub client: reqwest::Client,
     child: Option<Child>,
@@ -263,6 +267,8 @@ impl TestNode {
             },
             url: String::new(),
             addr: None,
+            federation_url: String::new(),
+            federation_addr: None,
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .timeout(Duration::from_secs(30))
@@ -315,10 +321,13 @@ impl TestNode {
 
     /// Starts `puente serve` on a free port and waits until it answers `/healthz`.
     pub async fn start(&mut self) {
-        self.start_on("127.0.0.1:0").await;
+        let federation = self
+            .federation_addr
+            .map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string());
+        self.start_on("127.0.0.1:0", &federation).await;
     }
 
-    async fn start_on(&mut self, listen: &str) {
+    async fn start_on(&mut self, listen: &str, federation: &str) {
         assert!(self.child.is_none(), "node already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -327,7 +336,15 @@ impl TestNode {
             .expect("open serve log");
         let dir = self.dir.to_string_lossy().into_owned();
         let mut cmd = Command::new(PUENTE);
-        cmd.args(["serve", "--dir", &dir, "--listen", listen]);
+        cmd.args([
+            "serve",
+            "--dir",
+            &dir,
+            "--listen",
+            listen,
+            "--federation-listen",
+            federation,
+        ]);
         if let Some(db) = &self.database {
             cmd.args(["--database", db]);
         }
@@ -342,17 +359,22 @@ impl TestNode {
         let mut child = cmd.spawn().expect("start puente serve");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        // Two lines: the API's address, then the federation listener's.
         let found = tokio::time::timeout(START_TIMEOUT, async {
+            let mut api = None;
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(url) = line.strip_prefix("listening on ") {
-                    return Some(url.trim().to_owned());
+                    api = Some(url.trim().to_owned());
+                }
+                if let Some(url) = line.strip_prefix("federation on ") {
+                    return api.map(|a| (a, url.trim().to_owned()));
                 }
             }
             None
         })
         .await;
-        let url = match found {
-            Ok(Some(url)) => url,
+        let (url, federation_url) = match found {
+            Ok(Some(urls)) => urls,
             _ => {
                 child.kill().await.ok();
                 panic!(
@@ -365,6 +387,10 @@ impl TestNode {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = url.strip_prefix("http://").and_then(|a| a.parse().ok());
         self.url = url;
+        self.federation_addr = federation_url
+            .strip_prefix("https://")
+            .and_then(|a| a.parse().ok());
+        self.federation_url = federation_url;
         self.child = Some(child);
         self.wait_healthy().await;
     }
@@ -406,10 +432,14 @@ impl TestNode {
     pub async fn restart(&mut self) {
         self.kill().await;
         let same = self.addr.map(|a| a.to_string());
+        let federation = self
+            .federation_addr
+            .map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string());
         match same {
             Some(addr) => {
                 let ok = std::net::TcpListener::bind(&addr).is_ok();
-                self.start_on(if ok { &addr } else { "127.0.0.1:0" }).await;
+                self.start_on(if ok { &addr } else { "127.0.0.1:0" }, &federation)
+                    .await;
             }
             None => self.start().await,
         }
@@ -441,6 +471,36 @@ impl TestNode {
     pub async fn audit_verify(&self) -> (i32, String) {
         let out = self.cli(&["audit", "verify"]).await;
         (out.code, out.stdout)
+    }
+
+    /// Two serving nodes, US and MX, each with its own directory, database and keys, registered
+    /// as each other's peer with the cards they export for their running federation listeners.
+    pub async fn pair(backend: Backend) -> (TestNode, TestNode) {
+        let mut us = TestNode::init_party(backend, "US").await;
+        let mut mx = TestNode::init_party(backend, "MX").await;
+        us.start().await;
+        mx.start().await;
+        let us_card = us.peer_card(&us.federation_url.clone()).await;
+        let mx_card = mx.peer_card(&mx.federation_url.clone()).await;
+        us.add_peer(&mx_card).await.assert_success();
+        mx.add_peer(&us_card).await.assert_success();
+        (us, mx)
+    }
+
+    /// `puente peer export --endpoint ENDPOINT`: this node's card, exactly the file it would send.
+    pub async fn peer_card(&self, endpoint: &str) -> String {
+        let out = self.cli(&["peer", "export", "--endpoint", endpoint]).await;
+        out.assert_success();
+        out.stdout
+    }
+
+    /// `puente peer add FILE`, with `card` written to a new file beside the node directory.
+    pub async fn add_peer(&self, card: &str) -> CliOutput {
+        let path = self
+            .tmp()
+            .join(format!("{}.card", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&path, card).expect("write the peer card file");
+        self.cli(&["peer", "add", &path.to_string_lossy()]).await
     }
 
     /// Logs in as `name` on the shared client (the session cookie stays in the client).

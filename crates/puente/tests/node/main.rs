@@ -11,3 +11,4 @@ mod cli;
 
 mod api;
 mod crash;
+mod federation;

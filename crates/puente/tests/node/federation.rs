@@ -1,0 +1,428 @@
+//! Two real nodes, US and MX, each its own `puente serve` process with its own directory,
+//! database and keys, talking over mutual TLS on loopback: referrals and requests for
+//! information go both ways through their whole life cycle, and what each node holds agrees.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestNode, both_backends};
+
+both_backends!(
+    referrals_go_both_ways_through_their_whole_life,
+    a_request_for_information_is_answered,
+    steps_and_releases_are_refused_with_the_rule_or_reason,
+);
+
+/// A liaison officer's API token on `node`.
+async fn liaison(node: &TestNode) -> String {
+    node.add_user("liaison", "liaison-officer").await;
+    node.token("liaison").await
+}
+
+async fn call(
+    node: &TestNode,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let url = format!("{}{path}", node.url);
+    let client = reqwest::Client::new();
+    let req = match method {
+        "GET" => client.get(url),
+        _ => client.post(url),
+    }
+    .bearer_auth(token);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+    (status, v)
+}
+
+/// Waits until `check` holds for the answer to `GET path`, or fails after 30 s.
+async fn eventually(
+    node: &TestNode,
+    token: &str,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, v) = call(node, token, "GET", path, None).await;
+        if s == StatusCode::OK && check(&v) {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{what}: never happened; last answer {s}: {v}\nlog:\n{}",
+                node.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn referral(to: &str, summary: &str) -> Value {
+    json!({
+        "to": to,
+        "kind": "arms-trafficking",
+        "urgency": "flash",
+        "lang": "en",
+        "summary": summary,
+        "details": "Fictional test data.",
+        "window": {"opens": "2026-01-01T12:00:00Z", "closes": "2026-01-01T18:00:00Z",
+                   "note": "crossing expected within 6 hours"},
+        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
+        "entities": [
+            {"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"},
+            {"type": "firearm", "make": "Colt", "model": "M4", "calibre": "5.56", "serial": "FX-0001"}
+        ],
+        "evaluation": {"reliability": "B", "credibility": "2"},
+        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": true,
+                     "purpose": "Interdiction of an arms shipment",
+                     "legal_basis": "Bilateral agreement, art. 4", "retention_days": 365}
+    })
+}
+
+fn steps(v: &Value) -> Vec<(String, String)> {
+    v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_owned(),
+                s["by"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn referrals_go_both_ways_through_their_whole_life(backend: crate::helpers::Backend) {
+    let (us, mx) = TestNode::pair(backend).await;
+    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+
+    // US → MX: sent, acknowledged, assigned, acted on.
+    let (s, sent) = call(
+        &us,
+        &us_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("MX", "Rifles heading south")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    assert_eq!(
+        (sent["state"].as_str(), sent["direction"].as_str()),
+        (Some("sent"), Some("outbound"))
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/referrals/{id}");
+    let inbox = eventually(
+        &mx,
+        &mx_t,
+        "/api/v1/referrals?direction=inbound",
+        "the referral reaches MX",
+        |v| v["items"].as_array().is_some_and(|i| i.len() == 1),
+    )
+    .await;
+    let got = &inbox["items"][0];
+    assert_eq!(
+        (
+            got["id"].as_str(),
+            got["from"].as_str(),
+            got["state"].as_str()
+        ),
+        (Some(id.as_str()), Some("US"), Some("sent"))
+    );
+    assert_eq!(
+        got["content"], sent["content"],
+        "both nodes hold the same signed content"
+    );
+    // Clocks run from the sending: a flash referral has 15 minutes to be acknowledged.
+    assert_eq!(got["clocks"]["acknowledge"]["state"], "running", "{got}");
+    assert!(got["clocks"]["acknowledge"]["seconds"].as_i64().unwrap() <= 15 * 60);
+
+    for (step, body) in [
+        ("acknowledge", json!({})),
+        ("assign", json!({"agency": "SSPC"})),
+        (
+            "outcome",
+            json!({"kind": "acted", "results": [{"kind": "seizure", "value": 12, "unit": "rifles", "what": "rifles seized"}]}),
+        ),
+    ] {
+        let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/{step}"), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{step}: {v}");
+    }
+    let closed = eventually(&us, &us_t, &path, "the outcome reaches US", |v| {
+        v["state"] == "closed"
+    })
+    .await;
+    assert_eq!(closed["closure"], "acted");
+    assert_eq!(closed["agency"], "SSPC");
+    assert_eq!(
+        steps(&closed),
+        [
+            ("referral.acknowledge".to_owned(), "MX".to_owned()),
+            ("referral.assign".to_owned(), "MX".to_owned()),
+            ("referral.outcome".to_owned(), "MX".to_owned()),
+        ]
+    );
+    let (_, at_mx) = call(&mx, &mx_t, "GET", &path, None).await;
+    for field in [
+        "state",
+        "closure",
+        "agency",
+        "sent_at",
+        "acknowledged_at",
+        "closed_at",
+        "content",
+        "history",
+    ] {
+        assert_eq!(
+            at_mx[field], closed[field],
+            "{field} differs between the nodes"
+        );
+    }
+
+    // MX → US: acknowledged, then declined with a reason.
+    let (s, back) = call(
+        &mx,
+        &mx_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("US", "Drug shipment heading north")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{back}");
+    let back_path = format!("/api/v1/referrals/{}", back["id"].as_str().unwrap());
+    eventually(&us, &us_t, &back_path, "the referral reaches US", |v| {
+        v["state"] == "sent"
+    })
+    .await;
+    let (s, v) = call(
+        &us,
+        &us_t,
+        "POST",
+        &format!("{back_path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(&us, &us_t, "POST", &format!("{back_path}/outcome"),
+        Some(json!({"kind": "declined", "reason": {"lang": "en", "text": "Outside our jurisdiction"}}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    eventually(&mx, &mx_t, &back_path, "the decline reaches MX", |v| {
+        v["closure"] == "declined"
+    })
+    .await;
+
+    // Both sides agree on the figures, each from its own point of view.
+    let figures = eventually(
+        &us,
+        &us_t,
+        "/api/v1/reciprocity?peer=MX",
+        "reciprocity",
+        |_| true,
+    )
+    .await;
+    let r = &figures["referrals"];
+    assert_eq!(
+        (
+            r["outbound"]["items"].as_u64(),
+            r["outbound"]["outcomes"]["acted"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            r["inbound"]["items"].as_u64(),
+            r["inbound"]["outcomes"]["declined"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r["inbound"]["acknowledged"].as_u64(), Some(1));
+    let (_, mx_figures) = call(&mx, &mx_t, "GET", "/api/v1/reciprocity?peer=US", None).await;
+    assert_eq!(
+        mx_figures["referrals"]["outbound"]["items"],
+        r["inbound"]["items"]
+    );
+    assert_eq!(
+        mx_figures["referrals"]["inbound"]["outcomes"],
+        r["outbound"]["outcomes"]
+    );
+
+    // Nothing is left to deliver, and each side saw the other.
+    let peers = eventually(&us, &us_t, "/api/v1/peers", "the outbox drains", |v| {
+        v[0]["backlog"] == 0
+    })
+    .await;
+    assert_eq!(peers[0]["party"], "MX");
+    assert!(peers[0]["last_contact_at"].is_string(), "{peers}");
+
+    // Every read and write of exchange data is in each node's audit trail, and it verifies.
+    for node in [&us, &mx] {
+        let (code, out) = node.audit_verify().await;
+        assert_eq!(code, 0, "{out}");
+    }
+}
+
+async fn a_request_for_information_is_answered(backend: crate::helpers::Backend) {
+    let (us, mx) = TestNode::pair(backend).await;
+    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let ask = json!({
+        "to": "US",
+        "kind": "firearm-trace",
+        "urgency": "priority",
+        "lang": "es",
+        "question": "¿Origen de esta arma asegurada en Sonora?",
+        "subject": {"type": "firearm", "serial": "FX-0001"},
+        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": false,
+                     "purpose": "Trace", "legal_basis": "Art. 4", "retention_days": 30}
+    });
+    let (s, asked) = call(&mx, &mx_t, "POST", "/api/v1/requests", Some(ask)).await;
+    assert_eq!(s, StatusCode::CREATED, "{asked}");
+    let path = format!("/api/v1/requests/{}", asked["id"].as_str().unwrap());
+    eventually(&us, &us_t, &path, "the request reaches US", |v| {
+        v["state"] == "asked"
+    })
+    .await;
+    let answer = json!({"kind": "found", "text": {"lang": "en", "text": "Sold in Phoenix, AZ, in 2024."}, "entities": []});
+    let (s, v) = call(&us, &us_t, "POST", &format!("{path}/answer"), Some(answer)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let answered = eventually(&mx, &mx_t, &path, "the answer reaches MX", |v| {
+        v["state"] == "answered"
+    })
+    .await;
+    assert_eq!(answered["closure"], "found");
+    assert_eq!(
+        answered["history"][0]["body"]["answer"]["text"]["text"],
+        "Sold in Phoenix, AZ, in 2024."
+    );
+}
+
+async fn steps_and_releases_are_refused_with_the_rule_or_reason(backend: crate::helpers::Backend) {
+    let (us, mx) = TestNode::pair(backend).await;
+    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+
+    // TLP:CLEAR may be published, so a referral naming a person may not be released under it.
+    let mut clear = referral("MX", "Wanted person located");
+    clear["handling"]["tlp"] = json!("clear");
+    clear["entities"] = json!([{"type": "person", "name": "Juan Pérez (fictional)"}]);
+    let (s, p) = call(&us, &us_t, "POST", "/api/v1/referrals", Some(clear)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no-personal-data-under-tlp-clear"),
+        "{p}"
+    );
+
+    // A party does not acknowledge its own referral; the recipient does not do it twice.
+    let (_, sent) = call(
+        &us,
+        &us_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("MX", "Tunnel found")),
+    )
+    .await;
+    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
+    let (s, p) = call(
+        &us,
+        &us_t,
+        "POST",
+        &format!("{path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("step-refused")),
+        "{p}"
+    );
+    eventually(&mx, &mx_t, &path, "the referral reaches MX", |v| {
+        v["state"] == "sent"
+    })
+    .await;
+    let (s, _) = call(
+        &mx,
+        &mx_t,
+        "POST",
+        &format!("{path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, p) = call(
+        &mx,
+        &mx_t,
+        "POST",
+        &format!("{path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("step-refused")),
+        "{p}"
+    );
+    // An outcome without results is named field by field, in Spanish when asked.
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}/outcome", mx.url))
+        .bearer_auth(&mx_t)
+        .header("accept-language", "es")
+        .json(&json!({"kind": "acted", "results": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["errors"][0]["pointer"], "/results", "{p}");
+
+    // A referral to a party that is not a peer names the field.
+    let (s, p) = call(
+        &us,
+        &us_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("CA", "x")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(
+        (
+            p["errors"][0]["pointer"].as_str(),
+            p["errors"][0]["code"].as_str()
+        ),
+        (Some("/to"), Some("unknown-peer"))
+    );
+
+    // Analysts read the exchange but do not send; administrators do not read intelligence.
+    us.add_user("ana", "analyst").await;
+    let ana = us.token("ana").await;
+    let (s, _) = call(&us, &ana, "GET", "/api/v1/referrals", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &us,
+        &ana,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("MX", "x")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let admin = us.token("admin").await;
+    let (s, _) = call(&us, &admin, "GET", "/api/v1/referrals", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(&us, &admin, "GET", "/api/v1/peers", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
