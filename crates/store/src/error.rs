@@ -40,6 +40,10 @@ pub enum StoreError {
     /// text). Nothing was stored.
     #[error("sealing failed: {0}")]
     Seal(String),
+    /// The batched transaction this write was part of failed as a whole (the cause is logged
+    /// once, by the caller that ran the batch).
+    #[error("the batched write failed: {0}")]
+    Batch(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("migration failed")]

@@ -291,3 +291,35 @@ pub struct ItemFilter {
     /// Only items assigned to this agency.
     pub agency: Option<String>,
 }
+
+/// One send of a batch (see `Store::send_batch`): everything `send` takes, owned, so that a
+/// committer task can gather sends from many requests and write them in one transaction.
+pub struct SendJob {
+    pub ctx: crate::WriteCtx,
+    pub to: PartyCode,
+    pub effect: JobEffect,
+    pub seal: OwnedSealer,
+}
+
+/// A [`Sealer`] owned by the job that will use it.
+pub type OwnedSealer = Box<dyn Fn(u64) -> Result<SealedEnvelope, String> + Send + Sync>;
+
+/// A step's decision owned by the job that will use it (see [`NewStep::decide`]).
+pub type OwnedDecide = Box<dyn Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync>;
+
+/// What a [`SendJob`] does to the items.
+pub enum JobEffect {
+    NewItem(NewItem),
+    Step(OwnedStep),
+}
+
+/// [`NewStep`] with its decision owned.
+pub struct OwnedStep {
+    pub item: Uuid,
+    pub kind: ItemKind,
+    pub step: String,
+    pub by: PartyCode,
+    pub at: OffsetDateTime,
+    pub body: String,
+    pub decide: OwnedDecide,
+}

@@ -33,8 +33,9 @@ pub use audit::{AuditEntry, AuditVerification, NewAuditEntry};
 pub use error::StoreError;
 pub use exchange::{
     Accepted, Direction, Effect, EnvelopeRecord, ExchangeItem, Inbound, InboundRejection,
-    ItemFilter, ItemKind, ItemState, ItemStep, NewItem, NewPeer, NewStep, Peer, ReceiptSealer,
-    ReceiveReport, SealedEnvelope, Sealer, Sent, StepRefused, Stream,
+    ItemFilter, ItemKind, ItemState, ItemStep, JobEffect, NewItem, NewPeer, NewStep, OwnedDecide,
+    OwnedSealer, OwnedStep, Peer, ReceiptSealer, ReceiveReport, SealedEnvelope, Sealer, SendJob,
+    Sent, StepRefused, Stream,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -245,6 +246,11 @@ pub trait Store: Send + Sync + 'static {
         effect: Effect<'_>,
         seal: Sealer<'_>,
     ) -> Result<Sent>;
+    /// Several sends in one transaction — one commit, so one fsync for all — each with the
+    /// outcome `send` would have given it alone (a savepoint per send: one that fails leaves
+    /// nothing behind and does not stop the others). The outer error is for the transaction as
+    /// a whole, and then nothing was stored.
+    async fn send_batch(&self, jobs: Vec<SendJob>) -> Result<Vec<Result<Sent>>>;
     /// Outbound envelopes to `to` without a receipt, lowest seq first (none for an unknown
     /// peer).
     async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>>;

@@ -65,12 +65,16 @@ impl Backend for PgStore {
     const NAME: &'static str = "postgres";
 
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK_KEY)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        let pool = self.pool.clone();
+        crate::sql::begin_detached(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        })
+        .await
     }
 
     async fn after_bulk_load(&self) -> sqlx::Result<()> {
@@ -80,8 +84,11 @@ impl Backend for PgStore {
     }
 
     async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
+        let pool = self.pool.clone();
+        crate::sql::begin_detached(async move {
+            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+        })
+        .await
     }
 }

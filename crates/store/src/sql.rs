@@ -383,6 +383,23 @@ impl_conn!(sqlx::PgConnection, Postgres);
 
 pub(crate) type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
 
+/// Begins a transaction in a task of its own, so that the BEGIN always runs to completion.
+///
+/// sqlx (0.8) can leave a pooled connection inside a transaction when the future beginning one
+/// is dropped halfway — which happens whenever a client hangs up during a write (a peer killed
+/// mid-delivery, a browser closed). With SQLite's single write connection that would wedge every
+/// later write. A task is not dropped with its caller: the transaction is begun, and if nobody
+/// is left to take it, dropped whole, which rolls it back as usual.
+pub(crate) async fn begin_detached<T, F>(begin: F) -> sqlx::Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = sqlx::Result<T>> + Send + 'static,
+{
+    tokio::spawn(begin)
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
 /// What a backend provides besides its connection type: its name and its transactions.
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
@@ -410,7 +427,7 @@ pub(crate) async fn count<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Resul
 
 /// Inserts `rows` (each the arguments of one row, in `cols` order) with multi-row INSERTs of
 /// about [`INSERT_PARAMS`] parameters each, instead of one statement per row.
-async fn insert_many<C: Conn + ?Sized>(
+pub(crate) async fn insert_many<C: Conn + ?Sized>(
     c: &mut C,
     table: &str,
     cols: &[&[&str]],
@@ -593,18 +610,31 @@ async fn audit_writes<C: Conn + ?Sized>(
     ctx: &WriteCtx,
     writes: Vec<(&'static str, String, String)>,
 ) -> Result<()> {
-    let (mut seq, mut prev) = chain_head(c).await?;
     let at = truncate(ctx.now);
-    let mut rows = Vec::with_capacity(writes.len());
-    for (action, target, detail) in writes {
-        let entry = NewAuditEntry {
+    let entries = writes
+        .into_iter()
+        .map(|(action, target, detail)| NewAuditEntry {
             at,
             actor: ctx.actor.clone(),
             ip: ctx.ip.clone(),
             action: action.to_owned(),
             target: Some(target),
             detail,
-        };
+        })
+        .collect();
+    audit_entries(c, entries).await
+}
+
+/// Appends `entries` in order with multi-row inserts: the chain `append` would build one entry
+/// at a time.
+pub(crate) async fn audit_entries<C: Conn + ?Sized>(
+    c: &mut C,
+    entries: Vec<NewAuditEntry>,
+) -> Result<()> {
+    let (mut seq, mut prev) = chain_head(c).await?;
+    let mut rows = Vec::with_capacity(entries.len());
+    for mut entry in entries {
+        entry.at = truncate(entry.at);
         let hash = audit::entry_hash(seq, &entry, &prev);
         rows.push(AuditRow::new(seq, &entry, &prev, &hash).args());
         prev = hash;
@@ -1423,6 +1453,10 @@ impl<B: Backend> Store for B {
         seal: Sealer<'_>,
     ) -> Result<Sent> {
         sql_exchange::send(self, ctx, to, effect, seal).await
+    }
+
+    async fn send_batch(&self, jobs: Vec<crate::SendJob>) -> Result<Vec<Result<Sent>>> {
+        sql_exchange::send_batch(self, jobs).await
     }
 
     async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>> {

@@ -19,16 +19,17 @@ use uuid::Uuid;
 use crate::audit::NewAuditEntry;
 use crate::exchange::{
     Accepted, Direction, Effect, EnvelopeRecord, ExchangeItem, Inbound, InboundRejection,
-    ItemFilter, ItemKind, NewItem, NewPeer, NewStep, Peer, ReceiptSealer, ReceiveReport,
-    SealedEnvelope, Sealer, Sent, StepRefused, Stream,
+    ItemFilter, ItemKind, JobEffect, NewItem, NewPeer, NewStep, Peer, ReceiptSealer, ReceiveReport,
+    SealedEnvelope, Sealer, SendJob, Sent, StepRefused, Stream,
 };
-use crate::rows::{corrupt, hash_hex, id_text, micros};
+use crate::rows::{corrupt, hash_hex, id_text, micros, truncate};
 use crate::rows_exchange::{
-    EnvelopeRow, ItemRow, PeerRow, StepRow, seq_read, seq_sql, state_args, state_sets,
+    EnvelopeRow, ItemRow, PeerRow, StepRow, initial_state, seq_read, seq_sql, state_args,
+    state_sets,
 };
 use crate::sql::{
-    Backend, Conn, IN_IDS, Sql, append, audit_write, duplicate, fetch_one, in_list, insert_sql,
-    keyset, paged, select_sql,
+    Backend, Conn, IN_IDS, Sql, append, audit_entries, audit_write, duplicate, fetch_one, in_list,
+    insert_many, insert_sql, keyset, paged, select_sql,
 };
 use crate::{Page, Paged, Result, StoreError, WriteCtx};
 
@@ -389,7 +390,155 @@ pub(crate) async fn send<B: Backend>(
     seal: Sealer<'_>,
 ) -> Result<Sent> {
     let mut tx = b.begin_write().await?;
-    let c = &mut *tx;
+    let sent = send_in(&mut *tx, ctx, to, effect, seal).await?;
+    tx.commit().await?;
+    Ok(sent)
+}
+
+/// Many sends in one transaction (one commit, one fsync), each in a savepoint of its own, so
+/// that one refused or failed send leaves the others — and no trace of itself — behind.
+pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<Vec<Result<Sent>>> {
+    // The common case under load — only new items — is written with multi-row inserts, a few
+    // statements for the whole group. If anything in it fails, the group is written again the
+    // careful way below, where each send meets its own fate.
+    if jobs.len() > 1
+        && jobs
+            .iter()
+            .all(|j| matches!(j.effect, JobEffect::NewItem(_)))
+    {
+        let mut tx = b.begin_write().await?;
+        match new_items_in(&mut *tx, &jobs).await {
+            Ok(sent) => {
+                tx.commit().await?;
+                return Ok(sent.into_iter().map(Ok).collect());
+            }
+            Err(_) => tx.rollback().await?,
+        }
+    }
+    let mut tx = b.begin_write().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+        let effect = match &job.effect {
+            JobEffect::NewItem(item) => Effect::NewItem(item.clone()),
+            JobEffect::Step(step) => Effect::Step(NewStep {
+                item: step.item,
+                kind: step.kind,
+                step: step.step.clone(),
+                by: step.by,
+                at: step.at,
+                body: step.body.clone(),
+                decide: step.decide.as_ref(),
+            }),
+        };
+        match send_in(&mut *savepoint, &job.ctx, job.to, effect, job.seal.as_ref()).await {
+            Ok(sent) => {
+                savepoint.commit().await?;
+                out.push(Ok(sent));
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                out.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Sends that each create a new item, written together: the same rows, seqs and audit entries
+/// as `send_in` one after the other, in a handful of statements.
+async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<Vec<Sent>> {
+    let mut next: HashMap<PartyCode, u64> = HashMap::new();
+    let mut items = Vec::with_capacity(jobs.len());
+    let mut envelopes = Vec::with_capacity(jobs.len());
+    let mut audit = Vec::with_capacity(jobs.len());
+    let mut sent = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let JobEffect::NewItem(item) = &job.effect else {
+            return Err(seal_error("a step in a group of new items"));
+        };
+        let seq = match next.get(&job.to) {
+            Some(n) => *n,
+            None => {
+                counters(c, job.to)
+                    .await?
+                    .ok_or_else(unknown_peer)?
+                    .next_out
+            }
+        };
+        next.insert(job.to, seq.saturating_add(1));
+        let envelope = checked((job.seal)(seq), seq)?;
+        if envelope.id != item.id {
+            return Err(seal_error("an envelope and its item must have the same id"));
+        }
+        let now = micros(job.ctx.now);
+        items.push(ItemRow::new_args(item, now));
+        envelopes.push(EnvelopeRow::args(
+            job.to,
+            Direction::Out,
+            Stream::Message,
+            &envelope,
+            Some(item.id),
+            now,
+            None,
+        )?);
+        audit.push(NewAuditEntry {
+            at: job.ctx.now,
+            actor: job.ctx.actor.clone(),
+            ip: job.ctx.ip.clone(),
+            action: message_action(item.kind, None, "send"),
+            target: Some(id_text(envelope.id)),
+            detail: message_detail(job.to, &envelope, item.id).to_string(),
+        });
+        let at = truncate(job.ctx.now);
+        sent.push(Sent {
+            item: ExchangeItem {
+                id: item.id,
+                kind: item.kind,
+                originator: item.originator,
+                recipient: item.recipient,
+                subtype: item.subtype.clone(),
+                urgency: item.urgency.clone(),
+                summary: item.summary.clone(),
+                body: item.body.clone(),
+                sent_at: truncate(item.sent_at),
+                state: crate::exchange::ItemState {
+                    state: initial_state(item.kind).to_owned(),
+                    agency: None,
+                    acknowledged_at: None,
+                    closed_at: None,
+                    closure: None,
+                },
+                steps: Vec::new(),
+                updated_at: at,
+            },
+            envelope,
+        });
+    }
+    insert_many(c, "items", &[ItemRow::COLS], items).await?;
+    insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
+    for (party, n) in next {
+        let n = seq_sql("peer", party.as_str(), n)?;
+        c.run(
+            &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
+                .bind(n)
+                .bind(party.as_str()),
+        )
+        .await?;
+    }
+    audit_entries(c, audit).await?;
+    Ok(sent)
+}
+
+/// The body of `send`, inside the caller's transaction.
+async fn send_in<C: Conn + ?Sized>(
+    c: &mut C,
+    ctx: &WriteCtx,
+    to: PartyCode,
+    effect: Effect<'_>,
+    seal: Sealer<'_>,
+) -> Result<Sent> {
     let now = micros(ctx.now);
     let seq = counters(c, to).await?.ok_or_else(unknown_peer)?.next_out;
     let next = seq_sql("peer", to.as_str(), seq.saturating_add(1))?;
@@ -447,7 +596,6 @@ pub(crate) async fn send<B: Backend>(
         kind: "item",
         id: item,
     })?;
-    tx.commit().await?;
     Ok(Sent { item, envelope })
 }
 
@@ -583,7 +731,12 @@ async fn apply_inbound<C: Conn + ?Sized>(
             }
             // Checked rather than left to the primary key: on PostgreSQL a failed statement
             // would abort the whole transaction, and the batch's earlier envelopes with it.
-            if item_in(c, item.id).await?.is_some() {
+            let held: Option<(i64,)> = fetch_one(
+                c,
+                &Sql::new("SELECT COUNT(*) FROM items WHERE id = $1").bind(id_text(item.id)),
+            )
+            .await?;
+            if held.is_some_and(|(n,)| n > 0) {
                 return refuse("invalid", format!("item {} is already held", item.id));
             }
             insert_item(c, item, now).await?;
@@ -623,7 +776,24 @@ pub(crate) async fn receive<B: Backend>(
     let mut next_in = seqs.next_in;
     let mut accepted = Vec::with_capacity(batch.len());
     let mut rejected = None;
+    // The envelopes and audit entries of the batch are written together at the end, with
+    // multi-row inserts; until then, what this batch accepted is known from here.
+    let mut envelopes = Vec::with_capacity(batch.len());
+    let mut audit = Vec::with_capacity(batch.len() + 1);
+    let mut in_batch: HashMap<Uuid, (u64, [u8; 32])> = HashMap::new();
     for (i, Inbound { envelope, effect }) in batch.into_iter().enumerate() {
+        if let Some((seq, hash)) = in_batch.get(&envelope.id).copied() {
+            if hash == envelope.hash {
+                accepted.push(Accepted {
+                    id: envelope.id,
+                    seq,
+                    hash,
+                });
+                continue;
+            }
+            rejected = Some((i, InboundRejection::Replayed { id: envelope.id }));
+            break;
+        }
         if let Some((peer, stream, seq, hash)) = held(c, Direction::In, envelope.id).await? {
             if peer == from.as_str() && stream == "message" && hash == hash_hex(&envelope.hash) {
                 let seq = seq_read("envelope", &id_text(envelope.id), seq)?;
@@ -654,8 +824,7 @@ pub(crate) async fn receive<B: Backend>(
                 break;
             }
         };
-        insert_envelope(
-            c,
+        envelopes.push(EnvelopeRow::args(
             from,
             Direction::In,
             Stream::Message,
@@ -663,10 +832,16 @@ pub(crate) async fn receive<B: Backend>(
             Some(item),
             now,
             None,
-        )
-        .await?;
-        let detail = message_detail(from, &envelope, item);
-        audit_write(c, ctx, &action, id_text(envelope.id), detail).await?;
+        )?);
+        audit.push(NewAuditEntry {
+            at: ctx.now,
+            actor: ctx.actor.clone(),
+            ip: ctx.ip.clone(),
+            action,
+            target: Some(id_text(envelope.id)),
+            detail: message_detail(from, &envelope, item).to_string(),
+        });
+        in_batch.insert(envelope.id, (envelope.seq, envelope.hash));
         next_in = next_in.saturating_add(1);
         accepted.push(Accepted {
             id: envelope.id,
@@ -674,6 +849,7 @@ pub(crate) async fn receive<B: Backend>(
             hash: envelope.hash,
         });
     }
+    insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
 
     let receipt_seq = seqs.next_receipt;
     let receipt = checked(seal_receipt(receipt_seq, &accepted, next_in), receipt_seq)?;
@@ -708,7 +884,15 @@ pub(crate) async fn receive<B: Backend>(
         "accepted": accepted.len(),
         "next_seq": next_in,
     });
-    audit_write(c, ctx, "receipt.send", id_text(receipt.id), detail).await?;
+    audit.push(NewAuditEntry {
+        at: ctx.now,
+        actor: ctx.actor.clone(),
+        ip: ctx.ip.clone(),
+        action: "receipt.send".to_owned(),
+        target: Some(id_text(receipt.id)),
+        detail: detail.to_string(),
+    });
+    audit_entries(c, audit).await?;
     tx.commit().await?;
     Ok(ReceiveReport {
         accepted,

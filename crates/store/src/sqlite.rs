@@ -123,7 +123,8 @@ impl Backend for SqliteStore {
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
         // IMMEDIATE takes the write lock up front, so a transaction that reads before it writes
         // cannot fail to upgrade if another process has the file open.
-        self.write.begin_with("BEGIN IMMEDIATE").await
+        let pool = self.write.clone();
+        crate::sql::begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
     }
 
     async fn after_bulk_load(&self) -> sqlx::Result<()> {
@@ -132,6 +133,7 @@ impl Backend for SqliteStore {
     }
 
     async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
-        self.read.begin().await
+        let pool = self.read.clone();
+        crate::sql::begin_detached(async move { pool.begin().await }).await
     }
 }

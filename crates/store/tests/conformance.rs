@@ -27,8 +27,9 @@ use puente_store::sqlite::SqliteStore;
 use puente_store::{
     Accepted, ActionFilter, CommitmentFilter, Direction as EnvelopeDirection, Effect,
     EnvelopeRecord, ExchangeItem, Inbound, InboundRejection, IndicatorFilter, ItemFilter, ItemKind,
-    ItemState, MeetingFilter, NewAuditEntry, NewItem, NewPeer, NewStep, Page, ReceiveReport,
-    SealedEnvelope, Sent, StepRefused, Store, StoreError, Stream, User, UserChanges, WriteCtx,
+    ItemState, JobEffect, MeetingFilter, NewAuditEntry, NewItem, NewPeer, NewStep, OwnedStep, Page,
+    ReceiveReport, SealedEnvelope, SendJob, Sent, StepRefused, Store, StoreError, Stream, User,
+    UserChanges, WriteCtx,
 };
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
@@ -185,6 +186,9 @@ conformance!(
     receive_applies_in_order_once,
     items_filter_page_and_keep_their_steps,
     concurrent_sends_get_consecutive_seqs,
+    a_batch_of_sends_commits_each_on_its_own_merits,
+    a_message_repeated_within_one_batch_is_held_once,
+    writes_abandoned_halfway_leave_the_store_writable,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -3523,5 +3527,215 @@ async fn concurrent_sends_get_consecutive_seqs(h: H) {
     );
     let us = s.peer(PartyCode::US).await.unwrap().unwrap();
     assert_eq!((us.next_out_seq, us.backlog), (n + 1, n));
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn a_batch_of_sends_commits_each_on_its_own_merits(h: H) {
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let first = send_new(s, PartyCode::US, ItemKind::Referral, "routine").await;
+    let audit_before = s.list_audit(None, 10_000).await.unwrap().len();
+    let job_new = |to: PartyCode| {
+        let id = Uuid::now_v7();
+        SendJob {
+            ctx: ctx(),
+            to,
+            effect: JobEffect::NewItem(new_item(
+                id,
+                ItemKind::Referral,
+                PartyCode::MX,
+                to,
+                "flash",
+            )),
+            seal: Box::new(move |seq| Ok(fake_envelope(id, seq, "referral", "batch"))),
+        }
+    };
+    let job_step = |decide: Box<Decide>| {
+        let id = Uuid::now_v7();
+        SendJob {
+            ctx: ctx(),
+            to: PartyCode::US,
+            effect: JobEffect::Step(OwnedStep {
+                item: first.item.id,
+                kind: ItemKind::Referral,
+                step: "referral.withdraw".into(),
+                by: PartyCode::MX,
+                at: now_us(),
+                body: "{}".into(),
+                decide,
+            }),
+            seal: Box::new(move |seq| Ok(fake_envelope(id, seq, "referral.withdraw", "batch"))),
+        }
+    };
+    // A good send, one refused by the state machine, one to an unknown peer, one whose sealer
+    // fails, and two more good ones: the bad ones leave nothing behind and use no seq.
+    let jobs = vec![
+        job_new(PartyCode::US),
+        job_step(Box::new(refuses("out-of-order"))),
+        job_new(PartyCode::parse("CA").unwrap()),
+        SendJob {
+            seal: Box::new(|_| Err("no key".to_owned())),
+            ..job_new(PartyCode::US)
+        },
+        job_step(Box::new(becomes("withdrawn"))),
+        job_new(PartyCode::US),
+    ];
+    let results = s.send_batch(jobs).await.unwrap();
+    let seqs: Vec<Option<u64>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().map(|sent| sent.envelope.seq))
+        .collect();
+    assert_eq!(seqs, [Some(2), None, None, None, Some(3), Some(4)]);
+    assert!(matches!(
+        results[1],
+        Err(StoreError::StepRefused {
+            code: "out-of-order",
+            ..
+        })
+    ));
+    assert!(matches!(
+        results[2],
+        Err(StoreError::NotFound { kind: "peer", .. })
+    ));
+    assert!(matches!(results[3], Err(StoreError::Seal(_))));
+    let item = s.get_item(first.item.id).await.unwrap().unwrap();
+    assert_eq!(
+        (item.state.state.as_str(), item.steps.len()),
+        ("withdrawn", 1)
+    );
+    let outbox = s.outbox(PartyCode::US, 100).await.unwrap();
+    assert_eq!(
+        outbox.iter().map(|r| r.envelope.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // One audit entry per send that was stored, and the chain still verifies.
+    let audit_after = s.list_audit(None, 10_000).await.unwrap().len();
+    assert_eq!(audit_after - audit_before, 3);
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+
+    // A group of new items only (written together, in a few statements) stores exactly what the
+    // sends one by one would have: consecutive seqs per peer, the items as returned, one audit
+    // entry each.
+    let gt = PartyCode::parse("GT").unwrap();
+    s.put_peer(&ctx(), &card(gt, 2)).await.unwrap();
+    let before = s.list_audit(None, 10_000).await.unwrap().len();
+    let group = vec![
+        job_new(PartyCode::US),
+        job_new(gt),
+        job_new(PartyCode::US),
+        job_new(gt),
+    ];
+    let results = s.send_batch(group).await.unwrap();
+    let sent: Vec<Sent> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        sent.iter().map(|x| x.envelope.seq).collect::<Vec<_>>(),
+        [5, 1, 6, 2]
+    );
+    for x in &sent {
+        assert_eq!(s.get_item(x.item.id).await.unwrap().as_ref(), Some(&x.item));
+    }
+    assert_eq!(s.list_audit(None, 10_000).await.unwrap().len() - before, 4);
+    let gt_peer = s.peer(gt).await.unwrap().unwrap();
+    assert_eq!((gt_peer.next_out_seq, gt_peer.backlog), (3, 2));
+    // A group with a bad send in it falls back to one send at a time: the others are stored.
+    let results = s
+        .send_batch(vec![
+            job_new(PartyCode::US),
+            job_new(PartyCode::parse("CA").unwrap()),
+            job_new(PartyCode::US),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.as_ref().ok().map(|x| x.envelope.seq))
+            .collect::<Vec<_>>(),
+        [Some(7), None, Some(8)]
+    );
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+async fn a_message_repeated_within_one_batch_is_held_once(h: H) {
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let referral = fake_envelope(Uuid::now_v7(), 1, "referral", "a");
+    let second = fake_envelope(Uuid::now_v7(), 2, "referral", "b");
+    let before = audit_len(s).await;
+    // The same envelope twice in one batch: accepted (and listed) twice, stored once.
+    let (report, _) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![
+            inbound_item(&referral, ItemKind::Referral),
+            inbound_item(&referral, ItemKind::Referral),
+            inbound_item(&second, ItemKind::Referral),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.accepted.len(), &report.rejected, report.next_seq),
+        (3, &None, 3)
+    );
+    // Two receives and the receipt.
+    assert_eq!(audit_len(s).await - before, 3);
+    let held = s.list_envelopes(PartyCode::US, None, 100).await.unwrap();
+    let inbound = held
+        .iter()
+        .filter(|(_, r)| r.direction == EnvelopeDirection::In)
+        .count();
+    assert_eq!(inbound, 2);
+    // The same id with other bytes later in the same batch is a replay, and stops it there.
+    let third = fake_envelope(Uuid::now_v7(), 3, "referral", "c");
+    let forged = fake_envelope(third.id, 3, "referral", "forged");
+    let (report, _) = receive_batch(
+        s,
+        PartyCode::US,
+        vec![
+            inbound_item(&third, ItemKind::Referral),
+            inbound_item(&forged, ItemKind::Referral),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(
+        report.rejected,
+        Some((1, InboundRejection::Replayed { id: third.id }))
+    );
+    assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+/// A client that hangs up drops its request's future wherever it is — even in the middle of
+/// beginning a transaction. (sqlx 0.8 could then leave the connection inside a transaction, and
+/// SQLite's single write connection with it: every later write failed.)
+async fn writes_abandoned_halfway_leave_the_store_writable(h: H) {
+    let s = h.s();
+    let entry = |n: u32| NewAuditEntry {
+        at: now_us(),
+        actor: "test".into(),
+        ip: None,
+        action: "test.abandoned".into(),
+        target: Some(n.to_string()),
+        detail: "{}".into(),
+    };
+    for n in 0..2_000u32 {
+        // Cancelled after 0–49 µs: before, during or after the BEGIN.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_micros(u64::from(n % 50)),
+            s.append_audit(&entry(n)),
+        )
+        .await;
+    }
+    s.append_audit(&entry(u32::MAX)).await.unwrap();
+    assert!(
+        s.list_users(Page {
+            after: None,
+            limit: 1
+        })
+        .await
+        .is_ok()
+    );
     assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
 }
