@@ -20,12 +20,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use puente_domain::{ClockPolicy, Invalid, PartyCode};
 use puente_store::{
-    Accepted, Effect, ExchangeItem, Inbound, InboundRejection, ItemKind, ItemState, NewItem,
-    NewStep, Peer, SealedEnvelope, Sent, StepRefused, Store, WriteCtx,
+    Accepted, Effect, ExchangeItem, Inbound, InboundRejection, ItemKind, ItemState, JobEffect,
+    NewItem, NewStep, OwnedSealer, OwnedStep, Peer, SealedEnvelope, SendJob, Sent, StepRefused,
+    Store, StoreError, WriteCtx,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::envelope::{
@@ -80,12 +81,50 @@ impl Default for ExchangeSettings {
 /// federation endpoint (receiving) and the delivery workers.
 pub struct Exchange {
     party: PartyCode,
-    key: NodeKey,
+    key: Arc<NodeKey>,
     tls: NodeTls,
     store: Arc<dyn Store>,
     settings: ExchangeSettings,
     /// Wakes the delivery workers when something was put in the outbox.
     outbox_filled: Notify,
+    /// Sends go through one committer task, which writes all the sends waiting at a time in one
+    /// transaction: under load, one fsync covers many referrals (group commit).
+    committer: mpsc::Sender<(SendJob, oneshot::Sender<Result<Sent, StoreError>>)>,
+}
+
+/// Most sends written in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// Takes the sends waiting on `rx`, up to [`MAX_GROUP`] at a time, and writes each group with
+/// `Store::send_batch`, answering every sender with its own outcome.
+async fn commit_sends(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<(SendJob, oneshot::Sender<Result<Sent, StoreError>>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let (jobs, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        match store.send_batch(jobs).await {
+            Ok(results) => {
+                for (result, reply) in results.into_iter().zip(replies) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a group of sends failed");
+                let reason = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Batch(reason.clone())));
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Exchange {
@@ -122,13 +161,16 @@ impl Exchange {
         store: Arc<dyn Store>,
         settings: ExchangeSettings,
     ) -> Arc<Exchange> {
+        let (committer, jobs) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(commit_sends(Arc::clone(&store), jobs));
         Arc::new(Exchange {
             party,
-            key,
+            key: Arc::new(key),
             tls,
             store,
             settings,
             outbox_filled: Notify::new(),
+            committer,
         })
     }
 
@@ -186,13 +228,44 @@ impl Exchange {
             body: String::from_utf8_lossy(&bytes).into_owned(),
             sent_at: now,
         };
-        let seal = |seq: u64| self.seal(to, id, seq, kind.as_str(), now, bytes.clone());
+        let seal = self.sealer(to, id, kind.as_str(), now, bytes);
         let sent = self
-            .store
-            .send(ctx, to, Effect::NewItem(item), &seal)
+            .commit(SendJob {
+                ctx: ctx.clone(),
+                to,
+                effect: JobEffect::NewItem(item),
+                seal,
+            })
             .await?;
         self.outbox_filled.notify_waiters();
         Ok(sent)
+    }
+
+    /// Hands a send to the committer and waits until it is durable (or refused).
+    async fn commit(&self, job: SendJob) -> SendResult {
+        let (reply, answer) = oneshot::channel();
+        let gone =
+            || ExchangeError::Store(StoreError::Batch("the node is shutting down".to_owned()));
+        self.committer
+            .send((job, reply))
+            .await
+            .map_err(|_| gone())?;
+        Ok(answer.await.map_err(|_| gone())??)
+    }
+
+    /// The sealer of a send to `to`: signs the envelope once the store has given it its seq.
+    fn sealer(
+        &self,
+        to: PartyCode,
+        id: Uuid,
+        message_type: &str,
+        time: OffsetDateTime,
+        body: Vec<u8>,
+    ) -> OwnedSealer {
+        let key = Arc::clone(&self.key);
+        let party = self.party;
+        let message_type = message_type.to_owned();
+        Box::new(move |seq| seal_with(&key, party, to, id, seq, &message_type, time, body.clone()))
     }
 
     /// Takes `step` on `item` as this node's party and sends it to the other party.
@@ -215,20 +288,24 @@ impl Exchange {
         let now = micros(ctx.now);
         let bytes = wire::to_body_bytes(&body);
         let party = self.party;
-        let decide = |current: &ExchangeItem| items::next_state(current, &step, party, now);
-        let new_step = NewStep {
-            item: item.id,
-            kind: item.kind,
-            step: kind.as_str().to_owned(),
-            by: self.party,
-            at: now,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            decide: &decide,
-        };
-        let seal = |seq: u64| self.seal(to, id, seq, kind.as_str(), now, bytes.clone());
+        let seal = self.sealer(to, id, kind.as_str(), now, bytes.clone());
         let sent = self
-            .store
-            .send(ctx, to, Effect::Step(new_step), &seal)
+            .commit(SendJob {
+                ctx: ctx.clone(),
+                to,
+                effect: JobEffect::Step(OwnedStep {
+                    item: item.id,
+                    kind: item.kind,
+                    step: kind.as_str().to_owned(),
+                    by: party,
+                    at: now,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                    decide: Box::new(move |current: &ExchangeItem| {
+                        items::next_state(current, &step, party, now)
+                    }),
+                }),
+                seal,
+            })
             .await?;
         self.outbox_filled.notify_waiters();
         Ok(sent)
@@ -243,17 +320,7 @@ impl Exchange {
         time: OffsetDateTime,
         body: Vec<u8>,
     ) -> Result<SealedEnvelope, String> {
-        let message_type = MessageType::parse(message_type).map_err(|e| e.to_string())?;
-        let draft = EnvelopeDraft {
-            sender: self.party,
-            recipient: to,
-            id,
-            seq,
-            time,
-            message_type,
-        };
-        let envelope = Envelope::seal(&self.key, draft, body).map_err(|e| e.to_string())?;
-        sealed(&envelope)
+        seal_with(&self.key, self.party, to, id, seq, message_type, time, body)
     }
 
     /// The federation endpoint, to be served over mutual TLS.
@@ -453,6 +520,31 @@ impl Exchange {
     }
 }
 
+/// Seals an envelope from this node to `to` with the node key.
+#[allow(clippy::too_many_arguments)]
+fn seal_with(
+    key: &NodeKey,
+    sender: PartyCode,
+    to: PartyCode,
+    id: Uuid,
+    seq: u64,
+    message_type: &str,
+    time: OffsetDateTime,
+    body: Vec<u8>,
+) -> Result<SealedEnvelope, String> {
+    let message_type = MessageType::parse(message_type).map_err(|e| e.to_string())?;
+    let draft = EnvelopeDraft {
+        sender,
+        recipient: to,
+        id,
+        seq,
+        time,
+        message_type,
+    };
+    let envelope = Envelope::seal(key, draft, body).map_err(|e| e.to_string())?;
+    sealed(&envelope)
+}
+
 /// The stored form of a sealed or verified envelope.
 fn sealed(envelope: &Envelope) -> Result<SealedEnvelope, String> {
     let header = envelope.unverified_header().map_err(|e| e.to_string())?;
@@ -474,6 +566,18 @@ fn micros(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
         .unwrap_or(t)
+}
+
+/// An error and its causes, for the log (a store error's own message is only its kind).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 /// Up to a quarter more, so that workers that failed together do not retry together.
@@ -567,7 +671,9 @@ fn exchange_refusal(e: &ExchangeError) -> Refusal {
         E::BodyTooLarge { .. } | E::InputTooLarge { .. } | E::BatchTooLarge { .. } => {
             (StatusCode::PAYLOAD_TOO_LARGE, "too-large")
         }
-        E::SignatureInvalid => (StatusCode::UNAUTHORIZED, "bad-signature"),
+        E::SignatureInvalid | E::EnvelopeSignatureInvalid => {
+            (StatusCode::UNAUTHORIZED, "bad-signature")
+        }
         E::WrongRecipient { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong-recipient"),
         E::FromTheFuture { .. } | E::TooOld { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stale"),
         E::BodyHashMismatch => (StatusCode::BAD_REQUEST, "body-hash-mismatch"),
@@ -710,7 +816,7 @@ async fn receive_batch(
         .store
         .receive(&ctx, peer.party, inbound, &seal_receipt)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(&chain(&e)))?;
     let receipt = Envelope::from_signed_bytes(report.receipt.signed.as_bytes(), usize::MAX)
         .map_err(|e| internal(&e))?;
     let receipt: Value =
