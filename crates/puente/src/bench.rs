@@ -136,13 +136,13 @@ pub async fn api(args: BenchApiArgs) -> Result<()> {
 
 /// The node's directory: the one given, kept afterwards, or a fresh temporary one, removed
 /// when this value drops (on success and on every error path).
-struct BenchDir {
-    path: PathBuf,
+pub(crate) struct BenchDir {
+    pub(crate) path: PathBuf,
     remove: bool,
 }
 
 impl BenchDir {
-    fn new(given: Option<PathBuf>) -> Result<BenchDir> {
+    pub(crate) fn new(given: Option<PathBuf>) -> Result<BenchDir> {
         Ok(match given {
             Some(path) => BenchDir {
                 path,
@@ -170,15 +170,17 @@ impl Drop for BenchDir {
 }
 
 /// `puente serve` on the bench node, as a child process; killed when this value drops.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
+    /// `https://…` of its federation listener.
+    pub(crate) federation: String,
 }
 
 impl Server {
-    /// Starts this same binary as `serve --dir DIR --listen 127.0.0.1:0` and reads the address
-    /// it announces. Its log goes to `DIR/serve.log`.
-    fn start(dir: &Path) -> Result<Server> {
+    /// Starts this same binary as `serve --dir DIR --listen 127.0.0.1:0 --federation-listen
+    /// 127.0.0.1:0` and reads the addresses it announces. Its log goes to `DIR/serve.log`.
+    pub(crate) fn start(dir: &Path) -> Result<Server> {
         let exe = std::env::current_exe().context("finding the puente binary")?;
         let log_path = dir.join("serve.log");
         let log = std::fs::File::create(&log_path)
@@ -189,6 +191,8 @@ impl Server {
             .arg(dir)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--federation-listen")
+            .arg("127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -198,18 +202,27 @@ impl Server {
         let mut server = Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            federation: String::new(),
         };
         let stdout = stdout.context("the server's stdout")?;
         // A blocking read on a thread, so a server that never answers can be given up on: killing
         // it closes the pipe and ends the read.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let got = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            // Two lines: the API's address, then the federation listener's. The rest of the
+            // output is read and dropped, so the server never writes into a closed pipe.
+            let mut reader = BufReader::new(stdout);
+            let mut api = String::new();
+            let mut federation = String::new();
+            let got = reader
+                .read_line(&mut api)
+                .and_then(|_| reader.read_line(&mut federation))
+                .map(|_| (api, federation));
             let _ = tx.send(got);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(line)) => line,
+        let (line, federation) = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(lines)) => lines,
             Ok(Err(e)) => return Err(e).context("reading the server's address"),
             Err(_) => bail!(
                 "the server did not announce its address within {}s; see {}",
@@ -233,11 +246,22 @@ impl Server {
             "the server listens on {addr}, not on loopback"
         );
         server.addr = addr;
+        server.federation = federation
+            .trim()
+            .strip_prefix("federation on ")
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "the server printed {:?}, not its federation address; see {}",
+                    federation.trim(),
+                    log_path.display()
+                )
+            })?;
         Ok(server)
     }
 
     /// The child's peak resident set (`VmHWM`) in KiB, if the kernel reports it.
-    fn peak_rss_kib(&self) -> Option<u64> {
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
@@ -245,7 +269,7 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -280,7 +304,7 @@ fn cpu_times() -> Option<(u64, u64)> {
 /// load: the loader's last connections closing, the new server copying the WAL into the
 /// database file, the kernel writing back. How long it took, or `None` if it was not quiet
 /// within `SETTLE_MAX` (or `/proc/stat` is unreadable), which the report says.
-async fn settle() -> Option<Duration> {
+pub(crate) async fn settle() -> Option<Duration> {
     let started = Instant::now();
     let mut last = cpu_times()?;
     while started.elapsed() < SETTLE_MAX {
@@ -887,7 +911,7 @@ async fn send(req: reqwest::RequestBuilder, due: Instant) -> (Duration, Duration
 }
 
 /// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

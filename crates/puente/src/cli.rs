@@ -31,7 +31,8 @@ pub enum Command {
     /// Recognise other parties' nodes: export this node's peer card, add and list peers.
     #[command(subcommand)]
     Peer(PeerCommand),
-    /// Start a demonstration node with demo users and fictional data.
+    /// Start two demonstration nodes, US and MX, peered on loopback, with demo users, fictional
+    /// data and fictional referrals between them, until Ctrl-C.
     Demo(DemoArgs),
     /// Measure a node's performance with fictional data.
     #[command(subcommand)]
@@ -177,21 +178,40 @@ pub struct PeerAddArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Directory for the demo node; a fresh temporary directory if omitted.
+    /// Directory for the demo: its nodes go in DIR/US and DIR/MX (which must not exist yet) and
+    /// its tokens in DIR/demo.json [default: a temporary directory, removed when the demo stops].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:7400, or a free port if that one is busy].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// Database URL: `sqlite:PATH` (default: a file in the demo directory) or `postgres://…`.
-    #[arg(long, value_name = "URL")]
-    pub database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Bulk-load a fresh node, serve it, and measure API latency at a fixed offered load.
     Api(BenchApiArgs),
+    /// Start two peered nodes and measure referral throughput and end-to-end latency.
+    Exchange(BenchExchangeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchExchangeArgs {
+    /// Referrals per second offered in the latency phase (open loop).
+    #[arg(long, default_value_t = 1_000)]
+    pub rate: u32,
+    /// Measured seconds of the latency phase.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u32,
+    /// Unmeasured seconds at the same rate before it.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u32,
+    /// Seconds of the throughput phase.
+    #[arg(long, default_value_t = 20)]
+    pub throughput_seconds: u32,
+    /// Concurrent clients in the throughput phase.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Directory for the two nodes, kept afterwards [default: a temporary one, removed].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

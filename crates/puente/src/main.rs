@@ -18,11 +18,13 @@ macro_rules! say {
 
 mod audit;
 mod bench;
+mod bench_exchange;
 mod cli;
 mod config;
 mod data;
 mod demo;
 mod demo_data;
+mod demo_exchange;
 mod identity;
 mod init;
 mod node;
@@ -88,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Peer(PeerCommand::List(args)) => peer::list(args).await?,
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
+        Command::Bench(BenchCommand::Exchange(args)) => bench_exchange::exchange(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

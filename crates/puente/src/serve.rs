@@ -105,17 +105,6 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
         .with_context(|| format!("listening on {addr}"))
 }
 
-/// Announces the bound address on stdout — exactly one line, which scripts and tests read to find
-/// the node when it was asked for port 0 — and serves until a shutdown signal.
-pub async fn serve_on(listener: TcpListener, state: AppState) -> Result<()> {
-    announce(&format!("listening on http://{}", local(&listener)?))?;
-    puente_web::serve(listener, state, shutdown_signal())
-        .await
-        .context("serving")?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
 /// Runs a whole node: the API on `listener`, the federation endpoint (mutual TLS) on
 /// `federation`, and the delivery workers, until a shutdown signal stops all three. Announces
 /// `listening on http://…` and then `federation on https://…` on stdout.

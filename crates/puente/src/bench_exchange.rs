@@ -1,0 +1,447 @@
+//! `puente bench exchange`: how many referrals two real nodes exchange per second, and how long
+//! one takes from its creation at the sender to its receipt being durable back at the sender.
+//!
+//! Two nodes (US and MX) are initialised on SQLite in a temporary directory, started as two
+//! `puente serve` child processes on loopback, and peered with cards for their real federation
+//! ports. A US liaison officer's API token drives `POST /api/v1/referrals`:
+//!
+//! 1. **Throughput**: `--clients` concurrent clients create referrals as fast as the node takes
+//!    them for `--throughput-seconds`; then the bench waits until US's outbox to MX is empty.
+//!    Sustained throughput is the number created divided by the time from the first creation to
+//!    the last receipt stored at US — every referral counted is durable at MX and its receipt
+//!    durable at US.
+//! 2. **Latency**: an open loop at `--rate` referrals/s for `--seconds` (after `--warmup`):
+//!    referral `i` is due at `start + i / rate`; its end-to-end latency runs from that due
+//!    instant to the `delivered_at` US stored with its receipt (read from US's database once the
+//!    outbox is empty), so a stall anywhere — API, commit, delivery, the receiver, the receipt —
+//!    shows up.
+//!
+//! Peak RSS of each server comes from `/proc/PID/status`. Both nodes, the load generator and
+//! every fsync share this machine's cores and disk.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use puente_domain::{PartyCode, Role};
+use puente_exchange::card::Endpoint;
+use puente_store::{Direction, NewPeer, Stream};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::bench::{BenchDir, Server, percentile, settle};
+use crate::cli::BenchExchangeArgs;
+use crate::config::NodeDir;
+use crate::identity::NodeIdentity;
+use crate::init::init_node;
+use crate::node::{cli_ctx, now, open_store};
+use crate::token::create_token;
+use crate::user::create_user;
+
+const GOAL_THROUGHPUT: f64 = 5_000.0;
+const GOAL_P99_MS: f64 = 25.0;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
+    ensure!((1..=20_000).contains(&args.rate), "--rate must be 1–20000");
+    ensure!(
+        (1..=3_600).contains(&args.seconds),
+        "--seconds must be 1–3600"
+    );
+    ensure!(
+        (1..=1_024).contains(&args.clients),
+        "--clients must be 1–1024"
+    );
+    let dir = BenchDir::new(args.dir.clone())?;
+    std::fs::create_dir_all(&dir.path)
+        .with_context(|| format!("creating {}", dir.path.display()))?;
+    eprintln!("bench: two nodes in {}", dir.path.display());
+
+    let us_dir = dir.path.join("US");
+    let mx_dir = dir.path.join("MX");
+    let token = {
+        let us = init_node(&us_dir, PartyCode::US, None).await?;
+        init_node(&mx_dir, PartyCode::MX, None).await?;
+        let password = puente_web::password::generate();
+        let officer = create_user(
+            &us.store,
+            PartyCode::US,
+            "bench-liaison",
+            Role::LiaisonOfficer,
+            None,
+            &password,
+        )
+        .await?;
+        create_token(&us.store, &officer, "bench").await?
+    };
+
+    let mut us = Server::start(&us_dir)?;
+    let mut mx = Server::start(&mx_dir)?;
+    peer(&us_dir, PartyCode::US, &us.federation, &mx_dir).await?;
+    peer(&mx_dir, PartyCode::MX, &mx.federation, &us_dir).await?;
+    let settled = settle().await;
+
+    let base = format!("http://{}", us.addr);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(args.clients)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let outcome = async {
+        // A first referral proves the path end to end before anything is measured.
+        let first = create(&client, &base, &token, "warm-up 0").await?;
+        drain(&client, &base, &token).await?;
+        eprintln!("bench: the first referral ({first}) made the round trip");
+        let throughput = throughput(&client, &base, &token, &args).await?;
+        let latency = latency(&client, &base, &token, &args, &us_dir).await?;
+        Ok::<_, anyhow::Error>((throughput, latency))
+    }
+    .await;
+    let (us_rss, mx_rss) = (us.peak_rss_kib(), mx.peak_rss_kib());
+    us.stop();
+    mx.stop();
+    let (throughput, latency) = outcome?;
+    report(&args, &throughput, &latency, us_rss, mx_rss, settled);
+    Ok(())
+}
+
+/// Registers `from`'s card (for its running federation listener) at the node in `at`.
+async fn peer(
+    from: &std::path::Path,
+    party: PartyCode,
+    endpoint: &str,
+    at: &std::path::Path,
+) -> Result<()> {
+    let identity = NodeIdentity::load_from(from)?;
+    let endpoint = Endpoint::parse(endpoint).context("the announced federation endpoint")?;
+    let card = identity.card(party, endpoint, now())?;
+    let node = NodeDir::load(at)?;
+    let store = open_store(node.database_url(None), &node.dir).await?;
+    store
+        .put_peer(
+            &cli_ctx(now()),
+            &NewPeer {
+                party: card.party(),
+                endpoint: card.endpoint().to_string(),
+                signing_key: card.signing_key().to_string(),
+                tls_fingerprint: card.tls_cert_sha256().to_string(),
+                card: card.to_text(),
+            },
+        )
+        .await
+        .context("registering the peer")?;
+    drop(store);
+    Ok(())
+}
+
+fn referral(summary: &str) -> Value {
+    json!({
+        "to": "MX",
+        "kind": "arms-trafficking",
+        "urgency": "flash",
+        "lang": "en",
+        "summary": summary,
+        "details": "Fictional benchmark data.",
+        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
+        "entities": [
+            {"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"},
+            {"type": "firearm", "make": "Colt", "model": "M4", "calibre": "5.56", "serial": "FX-0001"}
+        ],
+        "evaluation": {"reliability": "B", "credibility": "2"},
+        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": false,
+                     "purpose": "Benchmark", "legal_basis": "None: fictional data", "retention_days": 1}
+    })
+}
+
+/// Creates one referral; its id.
+async fn create(client: &reqwest::Client, base: &str, token: &str, summary: &str) -> Result<Uuid> {
+    let resp = client
+        .post(format!("{base}/api/v1/referrals"))
+        .bearer_auth(token)
+        .json(&referral(summary))
+        .send()
+        .await
+        .context("sending a referral")?;
+    let status = resp.status();
+    let body: Value = resp.json().await.context("reading the answer")?;
+    if status != reqwest::StatusCode::CREATED {
+        bail!("creating a referral answered {status}: {body}");
+    }
+    body["id"]
+        .as_str()
+        .and_then(|s| Uuid::try_parse(s).ok())
+        .ok_or_else(|| anyhow!("the answer has no id: {body}"))
+}
+
+/// Waits until US has a receipt for everything it sent MX; when that happened.
+async fn drain(client: &reqwest::Client, base: &str, token: &str) -> Result<Instant> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let peers: Value = client
+            .get(format!("{base}/api/v1/peers"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .context("reading the peers")?
+            .json()
+            .await
+            .context("reading the peers")?;
+        if peers[0]["backlog"].as_u64() == Some(0) {
+            return Ok(Instant::now());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the outbox did not drain in {} s: {peers}",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+struct Throughput {
+    created: u64,
+    errors: u64,
+    create_secs: f64,
+    total_secs: f64,
+}
+
+async fn throughput(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    args: &BenchExchangeArgs,
+) -> Result<Throughput> {
+    eprintln!(
+        "bench: throughput — {} clients for {} s",
+        args.clients, args.throughput_seconds
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let created = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        let (client, base, token) = (client.clone(), base.to_owned(), token.to_owned());
+        let (stop, created, errors) = (stop.clone(), created.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                match create(&client, &base, &token, &format!("throughput {c}-{i}")).await {
+                    Ok(_) => created.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                };
+                i += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(u64::from(args.throughput_seconds))).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.map_err(|e| anyhow!("a client task failed: {e}"))?;
+    }
+    let create_secs = start.elapsed().as_secs_f64();
+    let drained = drain(client, base, token).await?;
+    Ok(Throughput {
+        created: created.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        create_secs,
+        total_secs: drained.duration_since(start).as_secs_f64(),
+    })
+}
+
+struct Latency {
+    sent: usize,
+    errors: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    create_p99: Duration,
+}
+
+async fn latency(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    args: &BenchExchangeArgs,
+    us_dir: &std::path::Path,
+) -> Result<Latency> {
+    eprintln!(
+        "bench: latency — {} referrals/s for {} s after {} s of warm-up",
+        args.rate, args.seconds, args.warmup
+    );
+    let total = u64::from(args.rate) * u64::from(args.seconds + args.warmup);
+    let measured_from = u64::from(args.rate) * u64::from(args.warmup);
+    let interval = Duration::from_secs(1) / args.rate;
+    let runtime = tokio::runtime::Handle::current();
+    let start = Instant::now() + Duration::from_millis(20);
+    let start_wall = OffsetDateTime::now_utc() + time::Duration::milliseconds(20);
+    let (client2, base2, token2) = (client.clone(), base.to_owned(), token.to_owned());
+    // Paced on a thread of its own with the OS's sleep (see `bench api`).
+    let tasks = tokio::task::spawn_blocking(move || {
+        let mut tasks = Vec::with_capacity(total as usize);
+        let mut due = start;
+        for i in 0..total {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            let (client, base, token) = (client2.clone(), base2.clone(), token2.clone());
+            let at = due;
+            tasks.push(runtime.spawn(async move {
+                let r = create(&client, &base, &token, &format!("latency {i}")).await;
+                (i, at, r.ok(), Instant::now())
+            }));
+            due += interval;
+        }
+        tasks
+    })
+    .await
+    .map_err(|e| anyhow!("the pacing thread failed: {e}"))?;
+    let mut due_of: HashMap<Uuid, Duration> = HashMap::new();
+    let mut create_times = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (i, at, id, done) = t.await.map_err(|e| anyhow!("a request task failed: {e}"))?;
+        if i < measured_from {
+            continue;
+        }
+        match id {
+            Some(id) => {
+                due_of.insert(id, at.duration_since(start));
+                create_times.push(done.saturating_duration_since(at));
+            }
+            None => errors += 1,
+        }
+    }
+    drain(client, base, token).await?;
+
+    // When each receipt was stored, from US's own records.
+    let node = NodeDir::load(us_dir)?;
+    let store = open_store(node.database_url(None), &node.dir).await?;
+    let mut latencies = Vec::with_capacity(due_of.len());
+    let mut after = None;
+    loop {
+        let page = store
+            .list_envelopes(PartyCode::MX, after, 5_000)
+            .await
+            .context("reading US's envelopes")?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(*last);
+        for (_, record) in &page {
+            if record.direction != Direction::Out || record.stream != Stream::Message {
+                continue;
+            }
+            let (Some(item), Some(delivered)) = (record.item, record.delivered_at) else {
+                continue;
+            };
+            if let Some(due) = due_of.get(&item) {
+                let due_wall = start_wall + *due;
+                let took = delivered - due_wall;
+                latencies.push(Duration::try_from(took).unwrap_or_default());
+            }
+        }
+    }
+    drop(store);
+    ensure!(
+        latencies.len() == due_of.len(),
+        "{} referrals were created but {} receipts found",
+        due_of.len(),
+        latencies.len()
+    );
+    latencies.sort_unstable();
+    create_times.sort_unstable();
+    Ok(Latency {
+        sent: latencies.len(),
+        errors,
+        p50: percentile(&latencies, 50.0),
+        p99: percentile(&latencies, 99.0),
+        max: latencies.last().copied().unwrap_or_default(),
+        create_p99: percentile(&create_times, 99.0),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report(
+    args: &BenchExchangeArgs,
+    t: &Throughput,
+    l: &Latency,
+    us_rss: Option<u64>,
+    mx_rss: Option<u64>,
+    settled: Option<Duration>,
+) {
+    let sustained = if t.total_secs > 0.0 {
+        t.created as f64 / t.total_secs
+    } else {
+        0.0
+    };
+    println!("## puente bench exchange — two nodes (US → MX), SQLite, durable commits\n");
+    match settled {
+        Some(d) => println!(
+            "The machine was quiet {:.0} s after both servers started.\n",
+            d.as_secs_f64()
+        ),
+        None => println!(
+            "The machine was NOT quiet after the servers started: other work may have disturbed the measurement.\n"
+        ),
+    }
+    println!(
+        "Throughput: {} clients created {} referrals in {:.1} s ({:.0}/s accepted by the API, {} errors); \
+         the last receipt was durable at US {:.1} s after the start: **{sustained:.0} referrals/s** sustained end to end.\n",
+        args.clients,
+        t.created,
+        t.create_secs,
+        t.created as f64 / t.create_secs.max(f64::EPSILON),
+        t.errors,
+        t.total_secs
+    );
+    println!(
+        "Latency at {} referrals/s offered for {} s (open loop, after {} s of warm-up), from each \
+         referral's scheduled creation to its receipt stored at US:\n",
+        args.rate, args.seconds, args.warmup
+    );
+    println!("| referrals | errors | p50 ms | p99 ms | max ms | API create p99 ms |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+        l.sent,
+        l.errors,
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.max),
+        ms(l.create_p99)
+    );
+    let mib = |k: Option<u64>| {
+        k.map_or_else(
+            || "n/a".to_owned(),
+            |k| format!("{:.1} MiB", k as f64 / 1024.0),
+        )
+    };
+    println!("Peak RSS (VmHWM): US {}, MX {}\n", mib(us_rss), mib(mx_rss));
+    println!("Goals:");
+    println!(
+        "- sustained throughput {sustained:.0}/s ≥ {GOAL_THROUGHPUT:.0}/s — {}",
+        if sustained >= GOAL_THROUGHPUT {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "- p99 {:.2} ms < {GOAL_P99_MS} ms at {}/s — {}",
+        ms(l.p99),
+        args.rate,
+        if ms(l.p99) < GOAL_P99_MS && l.errors == 0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+}
