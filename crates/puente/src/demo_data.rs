@@ -1,6 +1,7 @@
-//! Fictional demonstration data for a United States node: commitments across the program's
-//! areas (some joint with Mexico), actions with outputs, and two meetings of the implementation
-//! group with decisions and follow-ups.
+//! Fictional demonstration data for the demo's two nodes: for each party, commitments across
+//! the program's areas (its own, and joint ones with the other party, whose agreed text both
+//! nodes record alike), actions with outputs taken by its own agencies, and two meetings of the
+//! implementation group with decisions and follow-ups.
 //!
 //! Everything here is invented to show the system at work: agencies are real institutions, but
 //! every figure, case reference, date and person is fictional. It is loaded through the `Store`
@@ -47,17 +48,49 @@ struct DemoAction {
     completes: bool,
 }
 
+// The joint commitments' text: what both governments agreed, recorded alike on both nodes.
+const TRANSFERS_TITLE: (&str, &str) = (
+    "Coordinate the transfer of high-value targets to face charges",
+    "Coordinar el traslado de objetivos prioritarios para enfrentar cargos",
+);
+const TRANSFERS_DESCRIPTION: (&str, &str) = (
+    "Each party, within its own law, prepares and executes transfers of persons wanted in the United States; the United States receives them and presents them before federal courts.",
+    "Cada parte, conforme a su propia ley, prepara y ejecuta los traslados de personas requeridas en Estados Unidos; Estados Unidos las recibe y las presenta ante tribunales federales.",
+);
+
+const TUNNEL_NOTICE_TITLE: (&str, &str) = (
+    "Notify the other party of every cross-border tunnel within 48 hours",
+    "Notificar a la otra parte cada túnel transfronterizo en un plazo de 48 horas",
+);
+const TUNNEL_NOTICE_DESCRIPTION: (&str, &str) = (
+    "Each party notifies the other of every cross-border tunnel it detects within 48 hours, so that each can close its own end.",
+    "Cada parte notifica a la otra cada túnel transfronterizo que detecte en un plazo de 48 horas, para que cada una clausure su propio extremo.",
+);
+
+const SMUGGLING_TITLE: (&str, &str) = (
+    "Dismantle human smuggling networks along the northern corridor",
+    "Desarticular redes de tráfico de personas en el corredor del norte",
+);
+const SMUGGLING_DESCRIPTION: (&str, &str) = (
+    "Each party investigates, in its own territory, the smuggling networks that move people to the border, and shares leads with the other.",
+    "Cada parte investiga, en su propio territorio, las redes de tráfico ilícito que llevan personas a la frontera, y comparte pistas con la otra.",
+);
+
+const CAMPAIGN_TITLE: (&str, &str) = (
+    "Run a binational campaign against fentanyl use among young people",
+    "Realizar una campaña binacional contra el consumo de fentanilo entre jóvenes",
+);
+const CAMPAIGN_DESCRIPTION: (&str, &str) = (
+    "Design and run, with Mexico's health authorities, a bilingual prevention campaign in border communities.",
+    "Diseñar y realizar, con las autoridades de salud de México, una campaña de prevención bilingüe en las comunidades fronterizas.",
+);
+
+/// The United States node's commitments: its own, and joint ones with Mexico.
 const COMMITMENTS: &[DemoCommitment] = &[
     DemoCommitment {
         area: "counter-cartels",
-        title: (
-            "Coordinate the transfer of high-value targets to face charges",
-            "Coordinar el traslado de objetivos prioritarios para enfrentar cargos",
-        ),
-        description: (
-            "Each party, within its own law, prepares and executes transfers of persons wanted in the United States; the United States receives them and presents them before federal courts.",
-            "Cada parte, conforme a su propia ley, prepara y ejecuta los traslados de personas requeridas en Estados Unidos; Estados Unidos las recibe y las presenta ante tribunales federales.",
-        ),
+        title: TRANSFERS_TITLE,
+        description: TRANSFERS_DESCRIPTION,
         joint: true,
         agency: "DOJ",
         start: date!(2025 - 09 - 15),
@@ -117,14 +150,8 @@ const COMMITMENTS: &[DemoCommitment] = &[
     },
     DemoCommitment {
         area: "border-security",
-        title: (
-            "Notify the other party of every cross-border tunnel within 48 hours",
-            "Notificar a la otra parte cada túnel transfronterizo en un plazo de 48 horas",
-        ),
-        description: (
-            "Each party notifies the other of every cross-border tunnel it detects within 48 hours, so that each can close its own end.",
-            "Cada parte notifica a la otra cada túnel transfronterizo que detecte en un plazo de 48 horas, para que cada una clausure su propio extremo.",
-        ),
+        title: TUNNEL_NOTICE_TITLE,
+        description: TUNNEL_NOTICE_DESCRIPTION,
         joint: true,
         agency: "CBP",
         start: date!(2025 - 11 - 01),
@@ -305,14 +332,8 @@ const COMMITMENTS: &[DemoCommitment] = &[
     },
     DemoCommitment {
         area: "migration",
-        title: (
-            "Dismantle human smuggling networks along the northern corridor",
-            "Desarticular redes de tráfico de personas en el corredor del norte",
-        ),
-        description: (
-            "Each party investigates, in its own territory, the smuggling networks that move people to the border, and shares leads with the other.",
-            "Cada parte investiga, en su propio territorio, las redes de tráfico ilícito que llevan personas a la frontera, y comparte pistas con la otra.",
-        ),
+        title: SMUGGLING_TITLE,
+        description: SMUGGLING_DESCRIPTION,
         joint: true,
         agency: "HSI",
         start: date!(2025 - 09 - 15),
@@ -332,14 +353,8 @@ const COMMITMENTS: &[DemoCommitment] = &[
     },
     DemoCommitment {
         area: "public-health",
-        title: (
-            "Run a binational campaign against fentanyl use among young people",
-            "Realizar una campaña binacional contra el consumo de fentanilo entre jóvenes",
-        ),
-        description: (
-            "Design and run, with Mexico's health authorities, a bilingual prevention campaign in border communities.",
-            "Diseñar y realizar, con las autoridades de salud de México, una campaña de prevención bilingüe en las comunidades fronterizas.",
-        ),
+        title: CAMPAIGN_TITLE,
+        description: CAMPAIGN_DESCRIPTION,
         joint: true,
         agency: "CDC",
         start: date!(2026 - 02 - 01),
@@ -361,6 +376,202 @@ const COMMITMENTS: &[DemoCommitment] = &[
         agency: "SAMHSA",
         start: date!(2027 - 01 - 15),
         due: date!(2027 - 12 - 31),
+        indicators: &[],
+        actions: &[],
+    },
+];
+
+/// The Mexican node's commitments: its own, and the joint ones it records with the actions its
+/// own agencies took on them.
+const MX_COMMITMENTS: &[DemoCommitment] = &[
+    DemoCommitment {
+        area: "counter-cartels",
+        title: TRANSFERS_TITLE,
+        description: TRANSFERS_DESCRIPTION,
+        joint: true,
+        agency: "FGR",
+        start: date!(2025 - 09 - 15),
+        due: date!(2026 - 12 - 31),
+        indicators: &["PERSONS-TRANSFERRED"],
+        actions: &[DemoAction {
+            date: date!(2025 - 11 - 19),
+            agency: "FGR",
+            description: (
+                "Transferred four persons wanted in the United States, under the National Security Law.",
+                "Se trasladó a cuatro personas requeridas en Estados Unidos, conforme a la Ley de Seguridad Nacional.",
+            ),
+            outputs: &[(4.0, "persons", "persons transferred")],
+            evidence: &["FGR-DEMO-2025-0311"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "counter-cartels",
+        title: (
+            "Dismantle clandestine synthetic drug laboratories",
+            "Desmantelar laboratorios clandestinos de drogas sintéticas",
+        ),
+        description: (
+            "Locate and dismantle, in Mexican territory, the laboratories that produce fentanyl and methamphetamine, and dispose of their precursors safely.",
+            "Localizar y desmantelar, en territorio mexicano, los laboratorios que producen fentanilo y metanfetamina, y disponer de sus precursores de forma segura.",
+        ),
+        joint: false,
+        agency: "SEDENA",
+        start: date!(2025 - 09 - 15),
+        due: date!(2026 - 12 - 31),
+        indicators: &["CRIME-MX"],
+        actions: &[DemoAction {
+            date: date!(2026 - 01 - 28),
+            agency: "SEDENA",
+            description: (
+                "Dismantled laboratories in the mountains of Sinaloa and secured their precursors.",
+                "Se desmantelaron laboratorios en la sierra de Sinaloa y se aseguraron sus precursores.",
+            ),
+            outputs: &[
+                (17.0, "laboratories", "laboratories dismantled"),
+                (9_400.0, "kg", "precursor chemicals secured"),
+            ],
+            evidence: &["SEDENA-DEMO-2026-0128"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "border-security",
+        title: TUNNEL_NOTICE_TITLE,
+        description: TUNNEL_NOTICE_DESCRIPTION,
+        joint: true,
+        agency: "Guardia Nacional",
+        start: date!(2025 - 11 - 01),
+        due: date!(2027 - 06 - 30),
+        indicators: &[],
+        actions: &[DemoAction {
+            date: date!(2026 - 01 - 24),
+            agency: "Guardia Nacional",
+            description: (
+                "Closed the Mexican ends of the two tunnels notified by the United States near Tijuana.",
+                "Se clausuraron los extremos mexicanos de los dos túneles notificados por Estados Unidos cerca de Tijuana.",
+            ),
+            outputs: &[(2.0, "tunnels", "tunnel ends closed")],
+            evidence: &["GN-DEMO-TIJ-2026-0004"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "illicit-finance",
+        title: (
+            "Freeze the accounts of persons and companies linked to designated cartels",
+            "Bloquear las cuentas de personas y empresas vinculadas a los cárteles designados",
+        ),
+        description: (
+            "Add to the list of blocked persons, within Mexican law, the persons and front companies identified in the cartels' financial networks.",
+            "Incluir en la lista de personas bloqueadas, conforme a la ley mexicana, a las personas y empresas fachada identificadas en las redes financieras de los cárteles.",
+        ),
+        joint: false,
+        agency: "UIF",
+        start: date!(2025 - 10 - 01),
+        due: date!(2026 - 09 - 30),
+        indicators: &[],
+        actions: &[DemoAction {
+            date: date!(2026 - 02 - 16),
+            agency: "UIF",
+            description: (
+                "Blocked the accounts of front companies of a cartel's money-laundering network.",
+                "Se bloquearon las cuentas de empresas fachada de una red de lavado de dinero de un cártel.",
+            ),
+            outputs: &[(212.0, "accounts", "accounts blocked")],
+            evidence: &["UIF-DEMO-2026-0216"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "fuel-theft",
+        title: (
+            "Check every fuel import at customs against its declaration",
+            "Verificar en la aduana cada importación de combustible contra su declaración",
+        ),
+        description: (
+            "Sample and weigh fuel imports at land and sea customs, so that fuel declared as other goods pays its duties or is seized.",
+            "Muestrear y pesar las importaciones de combustible en las aduanas terrestres y marítimas, para que el combustible declarado como otra mercancía pague sus contribuciones o sea asegurado.",
+        ),
+        joint: false,
+        agency: "ANAM",
+        start: date!(2025 - 09 - 15),
+        due: date!(2026 - 12 - 15),
+        indicators: &[],
+        actions: &[DemoAction {
+            date: date!(2026 - 03 - 02),
+            agency: "ANAM",
+            description: (
+                "Seized mis-declared fuel at the customs of Ciudad Juárez and Nuevo Laredo.",
+                "Se aseguró combustible mal declarado en las aduanas de Ciudad Juárez y Nuevo Laredo.",
+            ),
+            outputs: &[
+                (1_200_000.0, "L", "fuel seized"),
+                (31.0, "tankers", "tankers detained"),
+            ],
+            evidence: &["ANAM-DEMO-2026-0302"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "drugs-and-arms",
+        title: (
+            "Inspect northbound and southbound cargo for firearms at the northern customs",
+            "Revisar la carga en ambos sentidos en busca de armas de fuego en las aduanas del norte",
+        ),
+        description: (
+            "Use non-intrusive inspection at the northern customs to stop firearms entering Mexico and drugs leaving it.",
+            "Usar inspección no intrusiva en las aduanas del norte para detener las armas de fuego que entran a México y las drogas que salen.",
+        ),
+        joint: false,
+        agency: "ANAM",
+        start: date!(2025 - 10 - 01),
+        due: date!(2026 - 10 - 31),
+        indicators: &["FENTANYL-SEIZURES"],
+        actions: &[DemoAction {
+            date: date!(2026 - 02 - 05),
+            agency: "ANAM",
+            description: (
+                "Installed gamma-ray scanners at the customs of Nogales and Sonoyta.",
+                "Se instalaron escáneres de rayos gamma en las aduanas de Nogales y Sonoyta.",
+            ),
+            outputs: &[
+                (4.0, "scanners", "scanners installed"),
+                (96.0, "firearms", "firearms seized"),
+            ],
+            evidence: &["ANAM-DEMO-2026-0205"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "migration",
+        title: SMUGGLING_TITLE,
+        description: SMUGGLING_DESCRIPTION,
+        joint: true,
+        agency: "FGR",
+        start: date!(2025 - 09 - 15),
+        due: date!(2026 - 08 - 31),
+        indicators: &["BORDER-ENCOUNTERS"],
+        actions: &[DemoAction {
+            date: date!(2026 - 02 - 20),
+            agency: "FGR",
+            description: (
+                "Shared leads with the United States on a network moving people through Altar, Sonora.",
+                "Se compartieron con Estados Unidos pistas sobre una red que traslada personas por Altar, Sonora.",
+            ),
+            outputs: &[(1.0, "networks", "network investigated jointly")],
+            evidence: &["FGR-DEMO-2026-0220"],
+            completes: false,
+        }],
+    },
+    DemoCommitment {
+        area: "public-health",
+        title: CAMPAIGN_TITLE,
+        description: CAMPAIGN_DESCRIPTION,
+        joint: true,
+        agency: "Secretaría de Salud",
+        start: date!(2026 - 02 - 01),
+        due: date!(2027 - 02 - 28),
         indicators: &[],
         actions: &[],
     },
@@ -481,11 +692,21 @@ pub struct Loaded {
     pub n_meetings: usize,
 }
 
-/// Loads the demo data into a node of party `us` (joint commitments are with Mexico).
+/// The commitments of a node of `party`, and the other party of its joint ones.
+fn commitments_of(party: PartyCode) -> Result<(&'static [DemoCommitment], PartyCode)> {
+    match party {
+        PartyCode::US => Ok((COMMITMENTS, PartyCode::MX)),
+        PartyCode::MX => Ok((MX_COMMITMENTS, PartyCode::US)),
+        other => Err(anyhow!("the demo has no data for party {other}")),
+    }
+}
+
+/// Loads the demo data of a node of party `us` (US or MX): its own records, and the joint
+/// commitments with the other party.
 pub async fn load(store: &Arc<dyn Store>, us: PartyCode, program: &Program) -> Result<Loaded> {
-    let mx = PartyCode::MX;
+    let (commitments, them) = commitments_of(us)?;
     let mut loaded = Loaded::default();
-    for c in COMMITMENTS {
+    for c in commitments {
         let ctx = WriteCtx {
             actor: DEMO_ACTOR.to_owned(),
             ip: None,
@@ -501,7 +722,7 @@ pub async fn load(store: &Arc<dyn Store>, us: PartyCode, program: &Program) -> R
             indicators.push(indicator.meta.id);
         }
         let owners = if c.joint {
-            Owners::new("/owners", &[us, mx])?
+            Owners::new("/owners", &[us, them])?
         } else {
             Owners::One(us)
         };
@@ -599,21 +820,36 @@ mod tests {
     #[test]
     fn the_demo_covers_every_area_and_has_joint_commitments() {
         let program = crate::data::parse_program(crate::data::PROGRAM_TOML).unwrap();
-        for area in program.areas() {
-            assert!(
-                COMMITMENTS.iter().any(|c| c.area == area.code.as_str()),
-                "no demo commitment in {}",
-                area.code
-            );
-        }
-        assert_eq!(COMMITMENTS.len(), 12);
-        assert!(COMMITMENTS.iter().filter(|c| c.joint).count() >= 4);
-        for c in COMMITMENTS {
-            assert!(c.start <= c.due, "{}", c.title.0);
-            for a in c.actions {
-                assert!(a.date >= c.start, "{}", a.description.0);
+        for party in [PartyCode::US, PartyCode::MX] {
+            let (commitments, _) = commitments_of(party).unwrap();
+            for area in program.areas() {
+                assert!(
+                    commitments.iter().any(|c| c.area == area.code.as_str()),
+                    "no demo commitment of {party} in {}",
+                    area.code
+                );
+            }
+            assert!(commitments.iter().filter(|c| c.joint).count() >= 4);
+            for c in commitments {
+                assert!(c.start <= c.due, "{}", c.title.0);
+                for a in c.actions {
+                    assert!(a.date >= c.start, "{}", a.description.0);
+                }
             }
         }
+        assert_eq!(COMMITMENTS.len(), 12);
+        assert_eq!(MX_COMMITMENTS.len(), 8);
+        // A joint commitment is the same agreed text on both nodes.
+        for c in MX_COMMITMENTS.iter().filter(|c| c.joint) {
+            assert!(
+                COMMITMENTS
+                    .iter()
+                    .any(|u| u.joint && u.title == c.title && u.description == c.description),
+                "{}",
+                c.title.0
+            );
+        }
+        assert!(commitments_of(PartyCode::parse("CA").unwrap()).is_err());
         assert_eq!(MEETINGS.len(), 2);
     }
 }

@@ -11,4 +11,7 @@ mod cli;
 
 mod api;
 mod crash;
+mod demo;
 mod federation;
+mod federation_faults;
+mod federation_rejects;
