@@ -217,6 +217,7 @@ impl Exchange {
         let id = Uuid::now_v7();
         let now = micros(ctx.now);
         let bytes = wire::to_body_bytes(body);
+        self.fits(&bytes)?;
         let item = NewItem {
             id,
             kind: item_kind,
@@ -239,6 +240,18 @@ impl Exchange {
             .await?;
         self.outbox_filled.notify_waiters();
         Ok(sent)
+    }
+
+    /// A body larger than the exchange carries would sit at the head of the outbox for ever
+    /// (every peer refuses it, and everything queued behind it waits): refuse it here instead.
+    fn fits(&self, body: &[u8]) -> Result<(), ExchangeError> {
+        if body.len() > self.settings.max_body_bytes {
+            return Err(ExchangeError::BodyTooLarge {
+                len: body.len(),
+                max: self.settings.max_body_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Hands a send to the committer and waits until it is durable (or refused).
@@ -287,6 +300,7 @@ impl Exchange {
         let id = Uuid::now_v7();
         let now = micros(ctx.now);
         let bytes = wire::to_body_bytes(&body);
+        self.fits(&bytes)?;
         let party = self.party;
         let seal = self.sealer(to, id, kind.as_str(), now, bytes.clone());
         let sent = self
@@ -462,12 +476,25 @@ impl Exchange {
                 reason: transport_error(&e),
             })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        // A receipt (or a problem document carrying one) is small; a peer's answer is read no
+        // further than the largest one could be.
+        let cap = crate::envelope::transport_max_len(self.settings.max_body_bytes);
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
             .map_err(|e| ExchangeError::Delivery {
                 reason: transport_error(&e),
-            })?;
+            })?
+        {
+            if bytes.len() + chunk.len() > cap {
+                return Err(ExchangeError::Delivery {
+                    reason: format!("the peer answered {status} with more than {cap} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let answer: Value =
             serde_json::from_slice(&bytes).map_err(|_| ExchangeError::Delivery {
                 reason: format!("the peer answered {status} with a body that is not JSON"),
@@ -479,8 +506,16 @@ impl Exchange {
         if status.is_success() {
             Ok(covered)
         } else {
-            let code = answer.get("code").and_then(Value::as_str).unwrap_or("?");
-            let detail = answer.get("detail").and_then(Value::as_str).unwrap_or("");
+            // The peer's words are kept short: they end up in the log and on the peers page.
+            let short = |v: Option<&Value>| -> String {
+                v.and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect()
+            };
+            let (code, detail) = (short(answer.get("code")), short(answer.get("detail")));
             Err(ExchangeError::Delivery {
                 reason: format!("the peer refused the batch ({status}, {code}): {detail}"),
             })
@@ -904,13 +939,18 @@ fn verify(
     let verified = envelope.open(key).map_err(|e| exchange_refusal(&e))?;
     let header = verified.header().clone();
     check_recipient(&header, x.party).map_err(|e| exchange_refusal(&e))?;
-    check_freshness(
-        &header,
-        now,
-        time::Duration::try_from(x.settings.max_age).unwrap_or(time::Duration::MAX),
-        time::Duration::try_from(x.settings.max_skew).unwrap_or(time::Duration::ZERO),
-    )
-    .map_err(|e| exchange_refusal(&e))?;
+    // Freshness guards against old messages presented as new; one below the next expected seq
+    // is a resend of something already accepted (after a lost receipt, however late), which the
+    // store acknowledges again by id and hash, or refuses as a replay.
+    if header.seq() >= peer.next_in_seq {
+        check_freshness(
+            &header,
+            now,
+            time::Duration::try_from(x.settings.max_age).unwrap_or(time::Duration::MAX),
+            time::Duration::try_from(x.settings.max_skew).unwrap_or(time::Duration::ZERO),
+        )
+        .map_err(|e| exchange_refusal(&e))?;
+    }
     let kind = MessageKind::parse(header.message_type().as_str()).map_err(|_| {
         Refusal::new(
             StatusCode::UNPROCESSABLE_ENTITY,

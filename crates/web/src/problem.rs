@@ -167,6 +167,8 @@ impl From<puente_exchange::error::ExchangeError> for ApiError {
                 ApiError::StepRefused { reason }
             }
             E::Store(s) => s.into(),
+            // What was composed is more than the exchange carries to a peer.
+            E::BodyTooLarge { max, .. } => ApiError::PayloadTooLarge { limit: max },
             other => ApiError::internal(&error_chain(&other)),
         }
     }

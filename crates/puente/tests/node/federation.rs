@@ -13,6 +13,7 @@ both_backends!(
     referrals_go_both_ways_through_their_whole_life,
     a_request_for_information_is_answered,
     steps_and_releases_are_refused_with_the_rule_or_reason,
+    an_agency_user_works_only_what_its_own_party_assigned_to_it,
 );
 
 /// A liaison officer's API token on `node`.
@@ -425,4 +426,76 @@ async fn steps_and_releases_are_refused_with_the_rule_or_reason(backend: crate::
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = call(&us, &admin, "GET", "/api/v1/peers", None).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+async fn an_agency_user_works_only_what_its_own_party_assigned_to_it(
+    backend: crate::helpers::Backend,
+) {
+    let (us, mx) = TestNode::pair(backend).await;
+    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    // Both nodes have an agency user of an agency named "CBP" (see `TestNode::add_user`).
+    mx.add_user("field", "agency-user").await;
+    let mx_field = mx.token("field").await;
+    us.add_user("field", "agency-user").await;
+    let us_field = us.token("field").await;
+
+    let (_, sent) = call(
+        &us,
+        &us_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("MX", "Assigned")),
+    )
+    .await;
+    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
+    eventually(&mx, &mx_t, &path, "the referral reaches MX", |v| {
+        v["state"] == "sent"
+    })
+    .await;
+    let listed = |v: &Value| v["items"].as_array().map_or(0, Vec::len);
+    let (s, v) = call(&mx, &mx_field, "GET", "/api/v1/referrals", None).await;
+    assert_eq!(
+        (s, listed(&v)),
+        (StatusCode::OK, 0),
+        "not assigned yet: {v}"
+    );
+    let (s, _) = call(
+        &mx,
+        &mx_field,
+        "POST",
+        &format!("{path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (step, body) in [
+        ("acknowledge", json!({})),
+        ("assign", json!({"agency": "CBP"})),
+    ] {
+        let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/{step}"), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{step}: {v}");
+    }
+    // Assigned to its agency: the agency user sees it and reports the outcome.
+    let (_, v) = call(&mx, &mx_field, "GET", "/api/v1/referrals", None).await;
+    assert_eq!(listed(&v), 1, "{v}");
+    let outcome = json!({"kind": "no-trace"});
+    let (s, v) = call(
+        &mx,
+        &mx_field,
+        "POST",
+        &format!("{path}/outcome"),
+        Some(outcome),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let closed = eventually(&us, &us_t, &path, "the outcome reaches US", |v| {
+        v["state"] == "closed"
+    })
+    .await;
+    assert_eq!(closed["agency"], "CBP");
+    // At US the agency was named by MX: US's own "CBP" users get nothing from it.
+    let (s, v) = call(&us, &us_field, "GET", "/api/v1/referrals", None).await;
+    assert_eq!((s, listed(&v)), (StatusCode::OK, 0), "{v}");
+    let (s, _) = call(&us, &us_field, "GET", &path, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

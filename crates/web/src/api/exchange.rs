@@ -230,6 +230,12 @@ async fn authorize_item(
     let (tlp, persons) = handling_facts(&content);
     let id = item.id.to_string();
     let owners = [item.originator, item.recipient];
+    // The agency an item is assigned to is one of this party's only when this party received
+    // it; on an outbound item it is the peer's word, and must not open the item to a local
+    // agency that happens to have the same name.
+    let agency = (item.recipient == state.inner.party)
+        .then_some(item.state.agency.as_deref())
+        .flatten();
     authorize_resource(
         state,
         who,
@@ -238,7 +244,7 @@ async fn authorize_item(
             kind: resource_kind(item.kind),
             id: Some(&id),
             owners: &owners,
-            agency: item.state.agency.as_deref(),
+            agency,
             tlp: tlp.as_deref(),
             persons,
         },
@@ -449,7 +455,8 @@ async fn step(
     read: impl FnOnce(&Value) -> Result<AnyStep, Invalid>,
 ) -> Result<axum::response::Response, ApiError> {
     let x = exchange(state)?;
-    may(state, who, Act::Update, resource_kind(kind)).await?;
+    // Whether the user may take a step depends on the item (an agency user's, on whether it is
+    // assigned to its agency), so the policy is asked about the item itself.
     let item = load_item(state, who, kind, raw, Act::Update).await?;
     let step = read(body).map_err(ApiError::Invalid)?;
     let sent = x.send_step(&who.ctx(now()), &item, step).await?;
@@ -492,6 +499,11 @@ async fn list(
     let page = page(&mut q, &mut e);
     q.finish(&mut e);
     e.finish().map_err(ApiError::BadQuery)?;
+    // Only what this party received is ever assigned to one of its agencies.
+    let direction = match who.user.role {
+        Role::AgencyUser => Some(FlowDirection::Inbound),
+        _ => direction,
+    };
     let mut filter = ItemFilter {
         kind: Some(kind),
         state: state_filter,
