@@ -135,11 +135,19 @@ pub async fn serve_node(
     ));
     let delivery_task = tokio::spawn(Arc::clone(&exchange).deliver(when_stopped()));
     let api = puente_web::serve(listener, state, when_stopped());
-    let signal = async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
+    tokio::pin!(api);
+    // Whichever comes first — a signal, or the API server ending by itself (an error) — stops
+    // the other parts too, so a node never runs half-way.
+    let served = tokio::select! {
+        served = &mut api => {
+            let _ = stop.send(true);
+            served
+        }
+        () = shutdown_signal() => {
+            let _ = stop.send(true);
+            api.await
+        }
     };
-    let (served, ()) = tokio::join!(api, signal);
     served.context("serving")?;
     federation_task
         .await
