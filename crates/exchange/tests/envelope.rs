@@ -124,16 +124,6 @@ fn example_values() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Prints the example for the doc: `cargo test -p puente-exchange --test envelope
-/// print_doc_example -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_doc_example() {
-    for (label, value) in example_values() {
-        println!("--- {label}\n{value}");
-    }
-}
-
 const DOC: &str = include_str!("../../../docs/exchange.md");
 
 #[test]
@@ -142,7 +132,7 @@ fn the_doc_shows_the_example_exactly() {
         // Multi-line values appear as code blocks; single-line ones inline or in a block.
         assert!(
             DOC.contains(&value),
-            "docs/exchange.md lacks the {label}:\n{value}"
+            "docs/exchange.md lacks the {label}; the doc must show exactly:\n{value}"
         );
     }
 }
