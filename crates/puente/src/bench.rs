@@ -932,7 +932,7 @@ struct Report<'a> {
     settled: Option<Duration>,
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::bench::{BenchDir, Server, percentile, settle};
+use crate::bench::{BenchDir, Server, ms, percentile, settle};
 use crate::cli::BenchExchangeArgs;
 use crate::config::NodeDir;
 use crate::identity::NodeIdentity;
@@ -363,10 +363,6 @@ async fn latency(
         max: latencies.last().copied().unwrap_or_default(),
         create_p99: percentile(&create_times, 99.0),
     })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn report(

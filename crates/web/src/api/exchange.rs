@@ -297,15 +297,6 @@ async fn load_item(
     Ok(item)
 }
 
-fn merge(mut a: Errors, b: Result<(), Invalid>) -> Errors {
-    if let Err(Invalid(fields)) = b {
-        for f in fields {
-            a.push(f.pointer, f.code);
-        }
-    }
-    a
-}
-
 // ---- composing ------------------------------------------------------------------------------
 
 /// Reads `to` from a composed item and checks it names a registered peer; returns the body
@@ -375,32 +366,20 @@ async fn compose(
     let mut e = Errors::new();
     let (to, rest) = recipient(state, body, &mut e).await?;
     let composed = match kind {
-        ItemKind::Referral => {
-            let read = wire::read_referral(&rest);
-            let draft = read.as_ref().ok();
-            let c = draft.map(|d| Composed {
-                to: state.inner.party,
-                content: wire::referral_json(d),
-                subtype: d.kind.as_str().to_owned(),
-                urgency: d.urgency.as_str().to_owned(),
-                summary: d.summary.clone(),
-            });
-            e = merge(e, read.map(|_| ()));
-            c
-        }
-        ItemKind::Request => {
-            let read = wire::read_request(&rest);
-            let draft = read.as_ref().ok();
-            let c = draft.map(|d| Composed {
-                to: state.inner.party,
-                content: wire::request_json(d),
-                subtype: d.kind.as_str().to_owned(),
-                urgency: d.urgency.as_str().to_owned(),
-                summary: d.question.clone(),
-            });
-            e = merge(e, read.map(|_| ()));
-            c
-        }
+        ItemKind::Referral => e.take(wire::read_referral(&rest)).map(|d| Composed {
+            to: state.inner.party,
+            content: wire::referral_json(&d),
+            subtype: d.kind.as_str().to_owned(),
+            urgency: d.urgency.as_str().to_owned(),
+            summary: d.summary,
+        }),
+        ItemKind::Request => e.take(wire::read_request(&rest)).map(|d| Composed {
+            to: state.inner.party,
+            content: wire::request_json(&d),
+            subtype: d.kind.as_str().to_owned(),
+            urgency: d.urgency.as_str().to_owned(),
+            summary: d.question,
+        }),
     };
     e.finish().map_err(ApiError::Invalid)?;
     let (Some(to), Some(mut c)) = (to, composed) else {
