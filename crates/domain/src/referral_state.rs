@@ -30,7 +30,7 @@ use crate::party::PartyCode;
 use crate::referral::check_list;
 use crate::token::tokens;
 use crate::trail::{
-    Closure, ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline,
+    ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline,
 };
 
 pub const MAX_RESULTS: usize = 50;
@@ -298,12 +298,11 @@ pub fn replay(
     for (index, e) in entries.iter().enumerate() {
         trail.state = apply(&trail.state, &e.step, e.by, parties)
             .map_err(|error| Rejected { index, error })?;
-        if e.step == ReferralStep::Acknowledge {
-            trail.timeline.acknowledged_at = Some(e.at);
-        }
-        if let Some(kind) = trail.state.closure_kind() {
-            trail.timeline.closure = Some(Closure { at: e.at, kind });
-        }
+        trail.timeline.record(
+            e.at,
+            e.step == ReferralStep::Acknowledge,
+            trail.state.closure_kind(),
+        );
     }
     Ok(trail)
 }
@@ -312,6 +311,7 @@ pub fn replay(
 mod tests {
     use super::*;
     use crate::lang::Lang;
+    use crate::trail::Closure;
     use proptest::prelude::*;
     use time::Duration;
     use time::macros::datetime;

@@ -28,8 +28,7 @@ use crate::party::PartyCode;
 use crate::referral::{Urgency, check_list};
 use crate::token::tokens;
 use crate::trail::{
-    Closure, ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline,
-    opt_tagged,
+    ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline, opt_tagged,
 };
 
 pub const MAX_QUESTION: usize = 2000;
@@ -349,12 +348,11 @@ pub fn replay(
     for (index, e) in entries.iter().enumerate() {
         trail.state = apply(&trail.state, &e.step, e.by, parties)
             .map_err(|error| Rejected { index, error })?;
-        if e.step == RequestStep::Acknowledge {
-            trail.timeline.acknowledged_at = Some(e.at);
-        }
-        if let Some(kind) = trail.state.closure_kind() {
-            trail.timeline.closure = Some(Closure { at: e.at, kind });
-        }
+        trail.timeline.record(
+            e.at,
+            e.step == RequestStep::Acknowledge,
+            trail.state.closure_kind(),
+        );
     }
     Ok(trail)
 }
@@ -364,6 +362,7 @@ mod tests {
     use super::*;
     use crate::entity::{Firearm, Person, Vehicle};
     use crate::handling::tests::handling;
+    use crate::trail::Closure;
     use proptest::prelude::*;
     use time::Duration;
     use time::macros::datetime;

@@ -158,6 +158,17 @@ impl Timeline {
         }
     }
 
+    /// Notes a step taken at `at`: an acknowledgement stamps `acknowledged_at`, and a step after
+    /// which the item is closed (`closure`, from the new state) stamps how and when it closed.
+    pub fn record(&mut self, at: OffsetDateTime, acknowledges: bool, closure: Option<ClosureKind>) {
+        if acknowledges {
+            self.acknowledged_at = Some(at);
+        }
+        if let Some(kind) = closure {
+            self.closure = Some(Closure { at, kind });
+        }
+    }
+
     /// When the recipient first showed it had the item: its acknowledgement, or else its closing
     /// reply (an answer or outcome acknowledges too). A withdrawal is not the recipient's reply.
     pub fn receipt_at(&self) -> Option<OffsetDateTime> {

@@ -137,22 +137,12 @@ pub fn next_state(
     let state = match (&current.state, step) {
         (AnyState::Referral(s), AnyStep::Referral(step)) => {
             let next = referral_state::apply(s, step, by, parties).map_err(refused)?;
-            if *step == ReferralStep::Acknowledge {
-                timeline.acknowledged_at = Some(at);
-            }
-            if let Some(kind) = next.closure_kind() {
-                timeline.closure = Some(puente_domain::Closure { at, kind });
-            }
+            timeline.record(at, *step == ReferralStep::Acknowledge, next.closure_kind());
             AnyState::Referral(next)
         }
         (AnyState::Request(s), AnyStep::Request(step)) => {
             let next = request::apply(s, step, by, parties).map_err(refused)?;
-            if *step == RequestStep::Acknowledge {
-                timeline.acknowledged_at = Some(at);
-            }
-            if let Some(kind) = next.closure_kind() {
-                timeline.closure = Some(puente_domain::Closure { at, kind });
-            }
+            timeline.record(at, *step == RequestStep::Acknowledge, next.closure_kind());
             AnyState::Request(next)
         }
         _ => {
