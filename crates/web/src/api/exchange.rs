@@ -145,7 +145,7 @@ fn item_clocks(x: &Exchange, item: &ExchangeItem, at: OffsetDateTime) -> puente_
     clocks(&timeline(item), urgency, &x.settings().clocks, at)
 }
 
-fn item_out(x: &Exchange, item: &ExchangeItem, at: OffsetDateTime) -> ItemOut {
+fn item_out(x: &Exchange, item: &ExchangeItem, content: Value, at: OffsetDateTime) -> ItemOut {
     let c = item_clocks(x, item, at);
     ItemOut {
         id: item.id.to_string(),
@@ -172,7 +172,7 @@ fn item_out(x: &Exchange, item: &ExchangeItem, at: OffsetDateTime) -> ItemOut {
             act: clock_out(c.act),
             overdue: c.overdue(),
         },
-        content: serde_json::from_str(&item.body).unwrap_or(Value::Null),
+        content,
         history: item
             .steps
             .iter()
@@ -220,14 +220,19 @@ fn handling_facts(content: &Value) -> (Option<String>, bool) {
 }
 
 /// Asks the policy about `act` on a stored item.
+/// An item's content as JSON, read once per request for both the policy and the answer.
+fn content_of(item: &ExchangeItem) -> Value {
+    serde_json::from_str(&item.body).unwrap_or(Value::Null)
+}
+
 async fn authorize_item(
     state: &AppState,
     who: &Authed,
     act: Act,
     item: &ExchangeItem,
+    content: &Value,
 ) -> Result<(), ApiError> {
-    let content: Value = serde_json::from_str(&item.body).unwrap_or(Value::Null);
-    let (tlp, persons) = handling_facts(&content);
+    let (tlp, persons) = handling_facts(content);
     let id = item.id.to_string();
     let owners = [item.originator, item.recipient];
     // The agency an item is assigned to is one of this party's only when this party received
@@ -275,14 +280,15 @@ async fn audit_read(
     Ok(())
 }
 
-/// Loads the item `raw` names, of `kind`, if the user may `act` on it (404 for another kind).
+/// Loads the item `raw` names, of `kind`, if the user may `act` on it (404 for another kind),
+/// with its content.
 async fn load_item(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
     raw: &str,
     act: Act,
-) -> Result<ExchangeItem, ApiError> {
+) -> Result<(ExchangeItem, Value), ApiError> {
     let rk = resource_kind(kind);
     may(state, who, Act::List, rk).await?;
     let id = path_id(raw, rk.as_str())?;
@@ -293,8 +299,9 @@ async fn load_item(
         .await?
         .filter(|i| i.kind == kind)
         .ok_or(ApiError::NotFound { kind: rk.as_str() })?;
-    authorize_item(state, who, act, &item).await?;
-    Ok(item)
+    let content = content_of(&item);
+    authorize_item(state, who, act, &item, &content).await?;
+    Ok((item, content))
 }
 
 // ---- composing ------------------------------------------------------------------------------
@@ -420,7 +427,12 @@ async fn compose(
     let sent = x.send_item(&who.ctx(now()), &outgoing).await?;
     Ok((
         StatusCode::CREATED,
-        Json(item_out(x, &sent.item, OffsetDateTime::now_utc())),
+        Json(item_out(
+            x,
+            &sent.item,
+            content_of(&sent.item),
+            OffsetDateTime::now_utc(),
+        )),
     )
         .into_response())
 }
@@ -436,12 +448,17 @@ async fn step(
     let x = exchange(state)?;
     // Whether the user may take a step depends on the item (an agency user's, on whether it is
     // assigned to its agency), so the policy is asked about the item itself.
-    let item = load_item(state, who, kind, raw, Act::Update).await?;
+    let (item, _) = load_item(state, who, kind, raw, Act::Update).await?;
     let step = read(body).map_err(ApiError::Invalid)?;
     let sent = x.send_step(&who.ctx(now()), &item, step).await?;
     Ok((
         StatusCode::OK,
-        Json(item_out(x, &sent.item, OffsetDateTime::now_utc())),
+        Json(item_out(
+            x,
+            &sent.item,
+            content_of(&sent.item),
+            OffsetDateTime::now_utc(),
+        )),
     )
         .into_response())
 }
@@ -559,7 +576,11 @@ async fn finish_list(
     let at = OffsetDateTime::now_utc();
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
-        if authorize_item(state, who, Act::Read, item).await.is_err() {
+        let content = content_of(item);
+        if authorize_item(state, who, Act::Read, item, &content)
+            .await
+            .is_err()
+        {
             continue;
         }
         let c = item_clocks(x, item, at);
@@ -567,7 +588,7 @@ async fn finish_list(
         if late.is_some_and(|l| l != is_late) {
             continue;
         }
-        out.push(item_out(x, item, at));
+        out.push(item_out(x, item, content, at));
     }
     let ids: Vec<&str> = out.iter().map(|i| i.id.as_str()).collect();
     audit_read(
@@ -591,7 +612,7 @@ async fn get_one(
     raw: &str,
 ) -> Result<Json<ItemOut>, ApiError> {
     let x = exchange(state)?;
-    let item = load_item(state, who, kind, raw, Act::Read).await?;
+    let (item, content) = load_item(state, who, kind, raw, Act::Read).await?;
     audit_read(
         state,
         who,
@@ -600,7 +621,7 @@ async fn get_one(
         json!({}),
     )
     .await?;
-    Ok(Json(item_out(x, &item, OffsetDateTime::now_utc())))
+    Ok(Json(item_out(x, &item, content, OffsetDateTime::now_utc())))
 }
 
 // ---- referrals --------------------------------------------------------------------------------
