@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestNode, both_backends};
+use crate::helpers::{TestNode, both_backends, fictional_referral, liaison_token};
 
 both_backends!(
     referrals_go_both_ways_through_their_whole_life,
@@ -15,12 +15,6 @@ both_backends!(
     steps_and_releases_are_refused_with_the_rule_or_reason,
     an_agency_user_works_only_what_its_own_party_assigned_to_it,
 );
-
-/// A liaison officer's API token on `node`.
-async fn liaison(node: &TestNode) -> String {
-    node.add_user("liaison", "liaison-officer").await;
-    node.token("liaison").await
-}
 
 async fn call(
     node: &TestNode,
@@ -71,25 +65,9 @@ async fn eventually(
 }
 
 fn referral(to: &str, summary: &str) -> Value {
-    json!({
-        "to": to,
-        "kind": "arms-trafficking",
-        "urgency": "flash",
-        "lang": "en",
-        "summary": summary,
-        "details": "Fictional test data.",
-        "window": {"opens": "2026-01-01T12:00:00Z", "closes": "2026-01-01T18:00:00Z",
-                   "note": "crossing expected within 6 hours"},
-        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
-        "entities": [
-            {"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"},
-            {"type": "firearm", "make": "Colt", "model": "M4", "calibre": "5.56", "serial": "FX-0001"}
-        ],
-        "evaluation": {"reliability": "B", "credibility": "2"},
-        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": true,
-                     "purpose": "Interdiction of an arms shipment",
-                     "legal_basis": "Bilateral agreement, art. 4", "retention_days": 365}
-    })
+    let mut r = fictional_referral(summary);
+    r["to"] = json!(to);
+    r
 }
 
 fn steps(v: &Value) -> Vec<(String, String)> {
@@ -108,7 +86,7 @@ fn steps(v: &Value) -> Vec<(String, String)> {
 
 async fn referrals_go_both_ways_through_their_whole_life(backend: crate::helpers::Backend) {
     let (us, mx) = TestNode::pair(backend).await;
-    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
 
     // US → MX: sent, acknowledged, assigned, acted on.
     let (s, sent) = call(
@@ -277,7 +255,7 @@ async fn referrals_go_both_ways_through_their_whole_life(backend: crate::helpers
 
 async fn a_request_for_information_is_answered(backend: crate::helpers::Backend) {
     let (us, mx) = TestNode::pair(backend).await;
-    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
     let ask = json!({
         "to": "US",
         "kind": "firearm-trace",
@@ -311,7 +289,7 @@ async fn a_request_for_information_is_answered(backend: crate::helpers::Backend)
 
 async fn steps_and_releases_are_refused_with_the_rule_or_reason(backend: crate::helpers::Backend) {
     let (us, mx) = TestNode::pair(backend).await;
-    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
 
     // TLP:CLEAR may be published, so a referral naming a person may not be released under it.
     let mut clear = referral("MX", "Wanted person located");
@@ -432,7 +410,7 @@ async fn an_agency_user_works_only_what_its_own_party_assigned_to_it(
     backend: crate::helpers::Backend,
 ) {
     let (us, mx) = TestNode::pair(backend).await;
-    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
     // Both nodes have an agency user of an agency named "CBP" (see `TestNode::add_user`).
     mx.add_user("field", "agency-user").await;
     let mx_field = mx.token("field").await;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::time::Instant;
 
-use crate::helpers::{Backend, TestNode, both_backends};
+use crate::helpers::{Backend, TestNode, both_backends, fictional_referral, liaison_token};
 
 /// How many referrals US must acknowledge (201) before the stream stops.
 const STREAM: usize = 10_000;
@@ -57,28 +57,11 @@ enum Victim {
     Sender,
 }
 
-/// A liaison officer's API token on `node`.
-async fn liaison(node: &TestNode) -> String {
-    node.add_user("liaison", "liaison-officer").await;
-    node.token("liaison").await
-}
-
 /// A valid referral to MX, told apart from the others by its summary.
 fn referral(summary: &str) -> Value {
-    json!({
-        "to": "MX",
-        "kind": "arms-trafficking",
-        "urgency": "routine",
-        "lang": "en",
-        "summary": summary,
-        "details": "Fictional test data.",
-        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
-        "entities": [{"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"}],
-        "evaluation": {"reliability": "B", "credibility": "2"},
-        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": true,
-                     "purpose": "Interdiction of an arms shipment",
-                     "legal_basis": "Bilateral agreement, art. 4", "retention_days": 365}
-    })
+    let mut r = fictional_referral(summary);
+    r["to"] = json!("MX");
+    r
 }
 
 /// What the clients creating the stream share.
@@ -253,7 +236,7 @@ fn tail(node: &TestNode, n: usize) -> String {
 
 async fn stream_with_faults(backend: Backend, victim: Victim) {
     let (mut us, mut mx) = TestNode::pair(backend).await;
-    let (us_t, mx_t) = (liaison(&us).await, liaison(&mx).await);
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
     let started = Instant::now();
 
     let stream = Arc::new(Stream::default());

@@ -21,7 +21,7 @@ use sqlx::Connection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestNode, both_backends};
+use crate::helpers::{Backend, TestNode, both_backends, fictional_referral, liaison_token};
 
 both_backends!(every_bad_envelope_is_refused_and_nothing_is_stored);
 
@@ -56,22 +56,7 @@ fn referral_body(summary: &str) -> Vec<u8> {
 }
 
 fn referral_value(summary: &str) -> Value {
-    json!({
-        "kind": "arms-trafficking",
-        "urgency": "flash",
-        "lang": "en",
-        "summary": summary,
-        "details": "Fictional test data.",
-        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
-        "entities": [
-            {"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"},
-            {"type": "firearm", "make": "Colt", "model": "M4", "calibre": "5.56", "serial": "FX-0001"}
-        ],
-        "evaluation": {"reliability": "B", "credibility": "2"},
-        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": true,
-                     "purpose": "Interdiction of an arms shipment",
-                     "legal_basis": "Bilateral agreement, art. 4", "retention_days": 365}
-    })
+    fictional_referral(summary)
 }
 
 /// What US answered to a batch.
@@ -294,9 +279,8 @@ async fn every_bad_envelope_is_refused_and_nothing_is_stored(backend: Backend) {
     set_federation_body_limit(&us_node, BODY_LIMIT);
     us_node.restart().await;
     let mx = Mx::new(&mx_node, &us_node);
-    us_node.add_user("liaison", "liaison-officer").await;
     let us = Us {
-        liaison: us_node.token("liaison").await,
+        liaison: liaison_token(&us_node).await,
         admin: us_node.token("admin").await,
         public_key: identity(&us_node).0.public(),
         node: us_node,

@@ -531,3 +531,30 @@ impl Drop for TestNode {
         }
     }
 }
+
+/// A liaison officer's API token on `node` (adding the user `liaison`).
+pub async fn liaison_token(node: &TestNode) -> String {
+    node.add_user("liaison", "liaison-officer").await;
+    node.token("liaison").await
+}
+
+/// A valid fictional referral as a liaison officer composes it (flash, TLP:AMBER, a vehicle and
+/// a firearm), told apart from others by its summary; the API also wants `"to"`.
+pub fn fictional_referral(summary: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "arms-trafficking",
+        "urgency": "flash",
+        "lang": "en",
+        "summary": summary,
+        "details": "Fictional test data.",
+        "locations": [{"lat": 31.78, "lon": -106.68, "place": "Santa Teresa"}],
+        "entities": [
+            {"type": "vehicle", "plate": "ABC-123-X", "make": "Ford", "colour": "white"},
+            {"type": "firearm", "make": "Colt", "model": "M4", "calibre": "5.56", "serial": "FX-0001"}
+        ],
+        "evaluation": {"reliability": "B", "credibility": "2"},
+        "handling": {"tlp": "amber", "may_pass_on": false, "evidence_use": true,
+                     "purpose": "Interdiction of an arms shipment",
+                     "legal_basis": "Bilateral agreement, art. 4", "retention_days": 365}
+    })
+}
