@@ -62,4 +62,6 @@ pub use request::{
 pub use role::{Role, UserName};
 pub use status::{Status, StatusInputs, StatusSchedule};
 pub use token::UnknownToken;
-pub use trail::{Closure, ClosureKind, Entry, Parties, Rejected, StepError, TaggedText, Timeline};
+pub use trail::{
+    Closure, ClosureKind, Entry, Origin, Parties, Rejected, StepError, TaggedText, Timeline,
+};

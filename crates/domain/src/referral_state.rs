@@ -18,6 +18,15 @@
 //!   the withdrawn state keeps whether it had been acknowledged and assigned, so the recipient
 //!   knows whom to stand down.
 //! - Closed and withdrawn are final. Each step happens at most once.
+//! - **Crossings.** The two parties' nodes take steps independently, so a withdrawal and the
+//!   recipient's steps can cross on the way. A step received from the other party
+//!   ([`Origin::Received`]) is therefore applied even when a step of ours it could not have seen
+//!   came first: an acknowledgement or assignment that crossed a withdrawal is recorded in the
+//!   withdrawn state (the recipient knows whom to stand down), and an outcome that crossed a
+//!   withdrawal **stands**: the referral is closed with it, marked `withdrawal_crossed`, because
+//!   what an agency did on the ground is a fact the originator's second thoughts do not undo.
+//!   Either order of arrival gives the same state and timeline on both nodes. Steps taken here
+//!   ([`Origin::Here`]) are held to the diagram.
 //!
 //! A refusal names a wrong party first, then a step already taken, then any other step out of
 //! order, and only then invalid content.
@@ -30,7 +39,7 @@ use crate::party::PartyCode;
 use crate::referral::check_list;
 use crate::token::tokens;
 use crate::trail::{
-    ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline,
+    ClosureKind, Entry, MAX_REASON, Origin, Parties, Rejected, StepError, TaggedText, Timeline,
 };
 
 pub const MAX_RESULTS: usize = 50;
@@ -155,6 +164,8 @@ pub enum ReferralState {
         /// The agency it had been assigned to, if any.
         agency: Option<String>,
         outcome: Outcome,
+        /// The originator withdrew it while this outcome was on its way; the outcome stands.
+        withdrawal_crossed: bool,
     },
     Withdrawn {
         acknowledged: bool,
@@ -215,7 +226,14 @@ impl ReferralState {
                     }
             ),
             ReferralStep::ReportOutcome(_) => matches!(self, S::Closed { .. }),
-            ReferralStep::Withdraw { .. } => matches!(self, S::Withdrawn { .. }),
+            ReferralStep::Withdraw { .. } => matches!(
+                self,
+                S::Withdrawn { .. }
+                    | S::Closed {
+                        withdrawal_crossed: true,
+                        ..
+                    }
+            ),
         }
     }
 }
@@ -225,12 +243,13 @@ fn invalid(r: Result<String, Invalid>) -> Result<String, StepError> {
 }
 
 /// The state after `by` takes `step` on a referral in `state`, or why the step is refused (see
-/// the module rules).
+/// the module rules; `origin` says whether a crossing is possible).
 pub fn apply(
     state: &ReferralState,
     step: &ReferralStep,
     by: PartyCode,
     parties: Parties,
+    origin: Origin,
 ) -> Result<ReferralState, StepError> {
     use ReferralState as S;
     use ReferralStep as T;
@@ -251,6 +270,7 @@ pub fn apply(
         })
     };
     let outcome = |o: &Outcome| o.clone().check("/outcome").map_err(StepError::Invalid);
+    let crossing = origin == Origin::Received;
     match (state, step) {
         (S::Sent, T::Acknowledge) => Ok(S::Acknowledged),
         (S::Acknowledged, T::Assign { agency }) => Ok(S::Assigned {
@@ -259,14 +279,73 @@ pub fn apply(
         (S::Acknowledged, T::ReportOutcome(o)) => Ok(S::Closed {
             agency: None,
             outcome: outcome(o)?,
+            withdrawal_crossed: false,
         }),
         (S::Assigned { agency }, T::ReportOutcome(o)) => Ok(S::Closed {
             agency: Some(agency.clone()),
             outcome: outcome(o)?,
+            withdrawal_crossed: false,
         }),
         (S::Sent, T::Withdraw { reason }) => withdrawn(false, None, reason),
         (S::Acknowledged, T::Withdraw { reason }) => withdrawn(true, None, reason),
         (S::Assigned { agency }, T::Withdraw { reason }) => withdrawn(true, Some(agency), reason),
+        // Crossings: the recipient's steps that crossed our withdrawal, and our withdrawal that
+        // crossed its outcome.
+        (
+            S::Withdrawn {
+                acknowledged: false,
+                agency: None,
+                reason,
+            },
+            T::Acknowledge,
+        ) if crossing => Ok(S::Withdrawn {
+            acknowledged: true,
+            agency: None,
+            reason: reason.clone(),
+        }),
+        (
+            S::Withdrawn {
+                acknowledged: true,
+                agency: None,
+                reason,
+            },
+            T::Assign { agency },
+        ) if crossing => Ok(S::Withdrawn {
+            acknowledged: true,
+            agency: Some(invalid(check_text("/agency", agency, MAX_AGENCY))?),
+            reason: reason.clone(),
+        }),
+        (
+            S::Withdrawn {
+                acknowledged: true,
+                agency,
+                ..
+            },
+            T::ReportOutcome(o),
+        ) if crossing => Ok(S::Closed {
+            agency: agency.clone(),
+            outcome: outcome(o)?,
+            withdrawal_crossed: true,
+        }),
+        (
+            S::Closed {
+                agency,
+                outcome,
+                withdrawal_crossed: false,
+            },
+            T::Withdraw { reason },
+        ) if crossing => {
+            // Checked although it changes nothing: a step is stored only if it is valid.
+            reason
+                .clone()
+                .check("/reason", MAX_REASON)
+                .map_err(StepError::Invalid)?;
+            Ok(S::Closed {
+                agency: agency.clone(),
+                outcome: outcome.clone(),
+                withdrawal_crossed: true,
+            })
+        }
         _ if state.has_done(step) => Err(StepError::AlreadyDone {
             step: step.as_str(),
         }),
@@ -284,8 +363,8 @@ pub struct ReferralTrail {
     pub timeline: Timeline,
 }
 
-/// Folds a referral's recorded steps, oldest first, into its current state; the first refused
-/// entry is returned with its index.
+/// Folds a referral's recorded steps, oldest first, into its current state by the received
+/// rules (a stored trail holds crossings); the first refused entry is returned with its index.
 pub fn replay(
     parties: Parties,
     sent_at: OffsetDateTime,
@@ -296,7 +375,7 @@ pub fn replay(
         timeline: Timeline::new(sent_at),
     };
     for (index, e) in entries.iter().enumerate() {
-        trail.state = apply(&trail.state, &e.step, e.by, parties)
+        trail.state = apply(&trail.state, &e.step, e.by, parties, Origin::Received)
             .map_err(|error| Rejected { index, error })?;
         trail.timeline.record(
             e.at,
@@ -312,6 +391,8 @@ mod tests {
     use super::*;
     use crate::lang::Lang;
     use crate::trail::Closure;
+    use crate::trail::Origin::{Here, Received};
+    use crate::trail::crossing::{self, Machine};
     use proptest::prelude::*;
     use time::Duration;
     use time::macros::datetime;
@@ -378,7 +459,8 @@ mod tests {
             t.state,
             ReferralState::Closed {
                 agency: Some("SEMAR".into()),
-                outcome: seizure()
+                outcome: seizure(),
+                withdrawal_crossed: false,
             }
         );
         assert_eq!(
@@ -399,10 +481,17 @@ mod tests {
         let declined = ReferralStep::ReportOutcome(Outcome::Declined {
             reason: reason("Fuera de nuestra jurisdicción"),
         });
-        let s = apply(&ReferralState::Acknowledged, &declined, RECIP, parties()).unwrap();
+        let s = apply(
+            &ReferralState::Acknowledged,
+            &declined,
+            RECIP,
+            parties(),
+            Here,
+        )
+        .unwrap();
         assert_eq!(s.closure_kind(), Some(ClosureKind::Declined));
         assert_eq!(
-            apply(&ReferralState::Sent, &declined, RECIP, parties()),
+            apply(&ReferralState::Sent, &declined, RECIP, parties(), Here),
             Err(StepError::OutOfOrder {
                 state: "sent",
                 step: "report-outcome"
@@ -417,7 +506,13 @@ mod tests {
             agency: "FGR".into(),
         };
         assert_eq!(
-            apply(&ReferralState::Sent, &ReferralStep::Acknowledge, ORIG, p),
+            apply(
+                &ReferralState::Sent,
+                &ReferralStep::Acknowledge,
+                ORIG,
+                p,
+                Here
+            ),
             Err(StepError::WrongParty {
                 step: "acknowledge",
                 by: ORIG
@@ -430,16 +525,23 @@ mod tests {
                     reason: reason("x")
                 },
                 RECIP,
-                p
+                p,
+                Here,
             ),
             Err(StepError::WrongParty { .. })
         ));
         assert!(matches!(
-            apply(&ReferralState::Sent, &ReferralStep::Acknowledge, third(), p),
+            apply(
+                &ReferralState::Sent,
+                &ReferralStep::Acknowledge,
+                third(),
+                p,
+                Here
+            ),
             Err(StepError::WrongParty { .. })
         ));
         assert_eq!(
-            apply(&assigned, &ReferralStep::Acknowledge, RECIP, p),
+            apply(&assigned, &ReferralStep::Acknowledge, RECIP, p, Here),
             Err(StepError::AlreadyDone {
                 step: "acknowledge"
             })
@@ -451,7 +553,8 @@ mod tests {
                     agency: "SEDENA".into()
                 },
                 RECIP,
-                p
+                p,
+                Here,
             ),
             Err(StepError::AlreadyDone { step: "assign" })
         );
@@ -460,10 +563,11 @@ mod tests {
             &ReferralStep::Assign { agency: " ".into() },
             RECIP,
             p,
+            Here,
         );
         assert!(matches!(bad, Err(StepError::Invalid(ref i)) if i.0[0].pointer == "/agency"));
         let empty = ReferralStep::ReportOutcome(Outcome::Acted { results: vec![] });
-        let bad = apply(&assigned, &empty, RECIP, p);
+        let bad = apply(&assigned, &empty, RECIP, p, Here);
         assert!(
             matches!(bad, Err(StepError::Invalid(ref i)) if i.0[0].pointer == "/outcome/results")
         );
@@ -477,7 +581,7 @@ mod tests {
                 },
             }],
         });
-        let bad = apply(&assigned, &neg, RECIP, p);
+        let bad = apply(&assigned, &neg, RECIP, p, Here);
         assert!(
             matches!(bad, Err(StepError::Invalid(ref i)) if i.0[0].pointer == "/outcome/results/0/value")
         );
@@ -488,6 +592,7 @@ mod tests {
             },
             ORIG,
             p,
+            Here,
         )
         .unwrap();
         assert_eq!(
@@ -499,12 +604,86 @@ mod tests {
             }
         );
         assert_eq!(
-            apply(&w, &ReferralStep::ReportOutcome(Outcome::NoTrace), RECIP, p),
+            apply(
+                &w,
+                &ReferralStep::ReportOutcome(Outcome::NoTrace),
+                RECIP,
+                p,
+                Here
+            ),
             Err(StepError::OutOfOrder {
                 state: "withdrawn",
                 step: "report-outcome"
             })
         );
+    }
+
+    struct Referrals;
+
+    impl Machine for Referrals {
+        type State = ReferralState;
+        type Step = ReferralStep;
+        fn start() -> ReferralState {
+            ReferralState::Sent
+        }
+        fn apply(
+            s: &ReferralState,
+            t: &ReferralStep,
+            by: PartyCode,
+            p: Parties,
+            o: Origin,
+        ) -> Result<ReferralState, StepError> {
+            apply(s, t, by, p, o)
+        }
+        fn acknowledges(t: &ReferralStep) -> bool {
+            *t == ReferralStep::Acknowledge
+        }
+        fn closure(s: &ReferralState) -> Option<ClosureKind> {
+            s.closure_kind()
+        }
+    }
+
+    #[test]
+    fn an_outcome_that_crossed_a_withdrawal_stands_in_either_order() {
+        let outcome = entry(ReferralStep::ReportOutcome(seizure()), RECIP, 30);
+        let withdraw = entry(
+            ReferralStep::Withdraw {
+                reason: reason("Información errónea"),
+            },
+            ORIG,
+            31,
+        );
+        let ack = entry(ReferralStep::Acknowledge, RECIP, 10);
+        let sent = datetime!(2025-09-03 12:00 UTC);
+        let at_us = replay(
+            parties(),
+            sent,
+            &[ack.clone(), withdraw.clone(), outcome.clone()],
+        );
+        let at_mx = replay(parties(), sent, &[ack, outcome.clone(), withdraw.clone()]);
+        assert_eq!(at_us, at_mx);
+        let t = at_us.unwrap();
+        assert_eq!(
+            t.state,
+            ReferralState::Closed {
+                agency: None,
+                outcome: seizure(),
+                withdrawal_crossed: true
+            }
+        );
+        assert_eq!(t.timeline.closure.map(|c| c.at), Some(outcome.at));
+        // Taken here, against a state that shows the other step, each is refused.
+        let withdrawn = apply(&t.state, &withdraw.step, ORIG, parties(), Received);
+        assert_eq!(withdrawn, Err(StepError::AlreadyDone { step: "withdraw" }));
+        let closed = ReferralState::Closed {
+            agency: None,
+            outcome: seizure(),
+            withdrawal_crossed: false,
+        };
+        assert!(matches!(
+            apply(&closed, &withdraw.step, ORIG, parties(), Here),
+            Err(StepError::OutOfOrder { .. })
+        ));
     }
 
     /// The kinds of step, for the reference model.
@@ -525,15 +704,31 @@ mod tests {
         }
     }
 
-    /// The rules, stated over the kinds of the steps accepted so far.
-    fn model(done: &[K], next: K, by: PartyCode, valid: bool) -> Result<(), &'static str> {
+    /// The rules, stated over the kinds of the steps accepted so far. Received steps may cross
+    /// a withdrawal: the recipient's own steps keep their order, and the withdrawal may come
+    /// anywhere among them, once.
+    fn model(
+        done: &[K],
+        next: K,
+        by: PartyCode,
+        valid: bool,
+        origin: Origin,
+    ) -> Result<(), &'static str> {
         let right = if next == K::Withdraw { ORIG } else { RECIP };
-        let legal = match next {
-            K::Ack => done.is_empty(),
-            K::Assign => done == [K::Ack],
-            K::Outcome => done == [K::Ack] || done == [K::Ack, K::Assign],
-            K::Withdraw => done.is_empty() || done == [K::Ack] || done == [K::Ack, K::Assign],
+        let recipient: Vec<K> = match origin {
+            Here => done.to_vec(),
+            Received => done.iter().copied().filter(|k| *k != K::Withdraw).collect(),
         };
+        let withdrawn = origin == Here && done.contains(&K::Withdraw);
+        let legal = match next {
+            K::Ack => recipient.is_empty(),
+            K::Assign => recipient == [K::Ack],
+            K::Outcome => recipient == [K::Ack] || recipient == [K::Ack, K::Assign],
+            K::Withdraw => match origin {
+                Here => done.is_empty() || done == [K::Ack] || done == [K::Ack, K::Assign],
+                Received => !done.contains(&K::Withdraw),
+            },
+        } && !withdrawn;
         if by != right {
             Err("wrong-party")
         } else if legal && valid {
@@ -558,6 +753,19 @@ mod tests {
         &[K::Ack, K::Withdraw],
         &[K::Ack, K::Assign, K::Withdraw],
     ];
+
+    /// Whether `done` could have been accepted under `origin`'s rules.
+    fn legal(done: &[K], origin: Origin) -> bool {
+        match origin {
+            Here => LEGAL.contains(&done),
+            Received => {
+                let recipient: Vec<K> =
+                    done.iter().copied().filter(|k| *k != K::Withdraw).collect();
+                LEGAL.iter().any(|l| recipient == *l)
+                    && done.iter().filter(|k| **k == K::Withdraw).count() <= 1
+            }
+        }
+    }
 
     fn name(e: &StepError) -> &'static str {
         match e {
@@ -602,16 +810,17 @@ mod tests {
     }
 
     proptest! {
-        /// Applying steps one by one (a refused step changes nothing) agrees with the model: no
-        /// step out of order, none twice, none by the wrong party, and what is accepted is a
-        /// prefix of the legal order.
+        /// Applying steps one by one (a refused step changes nothing) agrees with the model,
+        /// under either origin's rules: no step out of order, none twice, none by the wrong
+        /// party, and what is accepted is legal.
         #[test]
-        fn apply_agrees_with_the_rules(seq in steps()) {
+        fn apply_agrees_with_the_rules(seq in steps(), received in any::<bool>()) {
+            let origin = if received { Received } else { Here };
             let mut state = ReferralState::Sent;
             let mut done: Vec<K> = vec![];
             for (step, by, valid) in &seq {
-                let want = model(&done, kind(step), *by, *valid);
-                match apply(&state, step, *by, parties()) {
+                let want = model(&done, kind(step), *by, *valid, origin);
+                match apply(&state, step, *by, parties(), origin) {
                     Ok(next) => {
                         prop_assert_eq!(want, Ok(()));
                         done.push(kind(step));
@@ -619,13 +828,16 @@ mod tests {
                     }
                     Err(e) => prop_assert_eq!(want, Err(name(&e))),
                 }
-                prop_assert!(LEGAL.iter().any(|l| done == *l), "{:?}", done);
-                prop_assert_eq!(state.is_final(), matches!(done.last(), Some(K::Outcome | K::Withdraw)));
+                prop_assert!(legal(&done, origin), "{:?}", done);
+                prop_assert_eq!(
+                    state.is_final(),
+                    done.iter().any(|k| matches!(k, K::Outcome | K::Withdraw))
+                );
             }
         }
 
-        /// Replay stops at the first refused entry, at its index, and otherwise ends where
-        /// applying ended.
+        /// Replay (by the received rules) stops at the first refused entry, at its index, and
+        /// otherwise ends where applying ended.
         #[test]
         fn replay_rejects_the_first_bad_entry(seq in steps()) {
             let entries: Vec<_> = seq.iter().enumerate()
@@ -634,7 +846,7 @@ mod tests {
             let mut state = ReferralState::Sent;
             let mut first_bad = None;
             for (i, (s, by, _)) in seq.iter().enumerate() {
-                match apply(&state, s, *by, parties()) {
+                match apply(&state, s, *by, parties(), Received) {
                     Ok(next) => state = next,
                     Err(e) => { first_bad = Some((i, e)); break; }
                 }
@@ -643,6 +855,37 @@ mod tests {
                 (Ok(t), None) => prop_assert_eq!(t.state, state),
                 (Err(r), Some((i, e))) => { prop_assert_eq!(r.index, i); prop_assert_eq!(r.error, e); }
                 (got, want) => prop_assert!(false, "replay {:?}, expected {:?}", got, want),
+            }
+        }
+
+        /// Two nodes, each taking its own steps by the rules for steps taken here and sending
+        /// them to the other, which applies them by the received rules, in any interleaving of
+        /// local steps and deliveries: no delivered step is ever refused, and once everything
+        /// is delivered both nodes hold the same state and the same timeline.
+        #[test]
+        fn crossing_steps_converge(
+            plan in proptest::collection::vec(0u8..4, 0..24),
+            assign in any::<bool>(),
+            which in 0u8..3,
+        ) {
+            let outcome = match which {
+                0 => seizure(),
+                1 => Outcome::NoTrace,
+                _ => Outcome::Declined { reason: reason("Sin recursos") },
+            };
+            let mut recipient_steps = vec![ReferralStep::Acknowledge];
+            if assign {
+                recipient_steps.push(ReferralStep::Assign { agency: "SEMAR".into() });
+            }
+            recipient_steps.push(ReferralStep::ReportOutcome(outcome));
+            let withdraw = ReferralStep::Withdraw { reason: reason("Información errónea") };
+            let sent = datetime!(2025-09-03 12:00 UTC);
+            let nodes = crossing::simulate::<Referrals>(parties(), sent, &plan, &withdraw, &recipient_steps)?;
+            prop_assert_eq!(&nodes[0].trail, &nodes[1].trail);
+            for node in &nodes {
+                let t = replay(parties(), sent, &node.entries)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&(t.state, t.timeline), &node.trail);
             }
         }
 

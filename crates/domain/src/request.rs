@@ -15,6 +15,11 @@
 //!   minutes needs no separate receipt). Once answered, a late acknowledgement is out of order.
 //! - The originator may withdraw until the answer arrives. Answered and withdrawn are final;
 //!   each step happens at most once.
+//! - **Crossings**, as for referrals: a step received from the other party is applied even when
+//!   a step of ours it could not have seen came first. An acknowledgement that crossed a
+//!   withdrawal is recorded in the withdrawn state; an answer that crossed a withdrawal
+//!   **stands** (marked `withdrawal_crossed`): the other party did the work and the originator
+//!   may still read it. Either order of arrival gives both nodes the same state and timeline.
 //! - A refusal names a wrong party first, then a step already taken, then any other step out of
 //!   order, and only then invalid content.
 
@@ -28,7 +33,8 @@ use crate::party::PartyCode;
 use crate::referral::{Urgency, check_list};
 use crate::token::tokens;
 use crate::trail::{
-    ClosureKind, Entry, MAX_REASON, Parties, Rejected, StepError, TaggedText, Timeline, opt_tagged,
+    ClosureKind, Entry, MAX_REASON, Origin, Parties, Rejected, StepError, TaggedText, Timeline,
+    opt_tagged,
 };
 
 pub const MAX_QUESTION: usize = 2000;
@@ -226,6 +232,8 @@ pub enum RequestState {
         /// Whether a separate acknowledgement came first.
         acknowledged: bool,
         answer: Answer,
+        /// The originator withdrew the request while this answer was on its way; it stands.
+        withdrawal_crossed: bool,
     },
     Withdrawn {
         acknowledged: bool,
@@ -275,18 +283,26 @@ impl RequestState {
                     }
             ),
             RequestStep::Answer(_) => matches!(self, S::Answered { .. }),
-            RequestStep::Withdraw { .. } => matches!(self, S::Withdrawn { .. }),
+            RequestStep::Withdraw { .. } => matches!(
+                self,
+                S::Withdrawn { .. }
+                    | S::Answered {
+                        withdrawal_crossed: true,
+                        ..
+                    }
+            ),
         }
     }
 }
 
 /// The state after `by` takes `step` on a request in `state`, or why the step is refused (see
-/// the module rules).
+/// the module rules; `origin` says whether a crossing is possible).
 pub fn apply(
     state: &RequestState,
     step: &RequestStep,
     by: PartyCode,
     parties: Parties,
+    origin: Origin,
 ) -> Result<RequestState, StepError> {
     use RequestState as S;
     use RequestStep as T;
@@ -296,27 +312,62 @@ pub fn apply(
             by,
         });
     }
-    let answered = |acknowledged, a: &Answer| {
+    let answered = |acknowledged, a: &Answer, withdrawal_crossed| {
         Ok(S::Answered {
             acknowledged,
             answer: a.clone().check("/answer").map_err(StepError::Invalid)?,
+            withdrawal_crossed,
         })
     };
-    let withdrawn = |acknowledged, r: &TaggedText| {
-        Ok(S::Withdrawn {
-            acknowledged,
-            reason: r
-                .clone()
-                .check("/reason", MAX_REASON)
-                .map_err(StepError::Invalid)?,
-        })
+    let reason = |r: &TaggedText| {
+        r.clone()
+            .check("/reason", MAX_REASON)
+            .map_err(StepError::Invalid)
     };
+    let crossing = origin == Origin::Received;
     match (state, step) {
         (S::Asked, T::Acknowledge) => Ok(S::Acknowledged),
-        (S::Asked, T::Answer(a)) => answered(false, a),
-        (S::Acknowledged, T::Answer(a)) => answered(true, a),
-        (S::Asked, T::Withdraw { reason }) => withdrawn(false, reason),
-        (S::Acknowledged, T::Withdraw { reason }) => withdrawn(true, reason),
+        (S::Asked, T::Answer(a)) => answered(false, a, false),
+        (S::Acknowledged, T::Answer(a)) => answered(true, a, false),
+        (S::Asked, T::Withdraw { reason: r }) => Ok(S::Withdrawn {
+            acknowledged: false,
+            reason: reason(r)?,
+        }),
+        (S::Acknowledged, T::Withdraw { reason: r }) => Ok(S::Withdrawn {
+            acknowledged: true,
+            reason: reason(r)?,
+        }),
+        // Crossings: the recipient's steps that crossed our withdrawal, and our withdrawal that
+        // crossed its answer.
+        (
+            S::Withdrawn {
+                acknowledged: false,
+                reason: r,
+            },
+            T::Acknowledge,
+        ) if crossing => Ok(S::Withdrawn {
+            acknowledged: true,
+            reason: r.clone(),
+        }),
+        (S::Withdrawn { acknowledged, .. }, T::Answer(a)) if crossing => {
+            answered(*acknowledged, a, true)
+        }
+        (
+            S::Answered {
+                acknowledged,
+                answer,
+                withdrawal_crossed: false,
+            },
+            T::Withdraw { reason: r },
+        ) if crossing => {
+            // Checked although it changes nothing: a step is stored only if it is valid.
+            reason(r)?;
+            Ok(S::Answered {
+                acknowledged: *acknowledged,
+                answer: answer.clone(),
+                withdrawal_crossed: true,
+            })
+        }
         _ if state.has_done(step) => Err(StepError::AlreadyDone {
             step: step.as_str(),
         }),
@@ -334,8 +385,8 @@ pub struct RequestTrail {
     pub timeline: Timeline,
 }
 
-/// Folds a request's recorded steps, oldest first, into its current state; the first refused
-/// entry is returned with its index.
+/// Folds a request's recorded steps, oldest first, into its current state by the received rules
+/// (a stored trail holds crossings); the first refused entry is returned with its index.
 pub fn replay(
     parties: Parties,
     sent_at: OffsetDateTime,
@@ -346,7 +397,7 @@ pub fn replay(
         timeline: Timeline::new(sent_at),
     };
     for (index, e) in entries.iter().enumerate() {
-        trail.state = apply(&trail.state, &e.step, e.by, parties)
+        trail.state = apply(&trail.state, &e.step, e.by, parties, Origin::Received)
             .map_err(|error| Rejected { index, error })?;
         trail.timeline.record(
             e.at,
@@ -363,6 +414,8 @@ mod tests {
     use crate::entity::{Firearm, Person, Vehicle};
     use crate::handling::tests::handling;
     use crate::trail::Closure;
+    use crate::trail::Origin::{Here, Received};
+    use crate::trail::crossing::{self, Machine};
     use proptest::prelude::*;
     use time::Duration;
     use time::macros::datetime;
@@ -479,20 +532,21 @@ mod tests {
             text: said(" Sold in Phoenix, AZ, 2024 (fictional) "),
             entities: vec![Entity::Person(Person::default())],
         });
-        let err = apply(&RequestState::Asked, &found, RECIP, p).unwrap_err();
+        let err = apply(&RequestState::Asked, &found, RECIP, p, Here).unwrap_err();
         assert!(
             matches!(err, StepError::Invalid(ref i) if i.0[0].pointer == "/answer/entities/0/name")
         );
         let nf = RequestStep::Answer(Answer::NotFound { text: None });
         assert_eq!(
-            apply(&RequestState::Asked, &nf, RECIP, p),
+            apply(&RequestState::Asked, &nf, RECIP, p, Here),
             Ok(RequestState::Answered {
                 acknowledged: false,
-                answer: Answer::NotFound { text: None }
+                answer: Answer::NotFound { text: None },
+                withdrawal_crossed: false,
             })
         );
         let declined = RequestStep::Answer(Answer::Declined { reason: said("") });
-        let err = apply(&RequestState::Acknowledged, &declined, RECIP, p).unwrap_err();
+        let err = apply(&RequestState::Acknowledged, &declined, RECIP, p, Here).unwrap_err();
         assert!(matches!(err, StepError::Invalid(ref i) if i.0[0].pointer == "/answer/reason"));
     }
 
@@ -519,7 +573,13 @@ mod tests {
                 kind: ClosureKind::NotFound
             })
         );
-        let late_ack = apply(&t.state, &RequestStep::Acknowledge, RECIP, parties());
+        let late_ack = apply(
+            &t.state,
+            &RequestStep::Acknowledge,
+            RECIP,
+            parties(),
+            Received,
+        );
         assert_eq!(
             late_ack,
             Err(StepError::OutOfOrder {
@@ -553,12 +613,26 @@ mod tests {
         }
     }
 
-    fn model(done: &[K], next: K, by: PartyCode, valid: bool) -> Result<(), &'static str> {
+    /// The rules over the kinds of the steps accepted so far; received steps may cross a
+    /// withdrawal (the recipient's steps keep their order, the withdrawal comes once, anywhere).
+    fn model(
+        done: &[K],
+        next: K,
+        by: PartyCode,
+        valid: bool,
+        origin: Origin,
+    ) -> Result<(), &'static str> {
         let right = if next == K::Withdraw { ORIG } else { RECIP };
-        let legal = match next {
-            K::Ack => done.is_empty(),
-            K::Answer | K::Withdraw => done.is_empty() || done == [K::Ack],
+        let recipient: Vec<K> = match origin {
+            Here => done.to_vec(),
+            Received => done.iter().copied().filter(|k| *k != K::Withdraw).collect(),
         };
+        let legal = match (next, origin) {
+            (K::Ack, _) => recipient.is_empty(),
+            (K::Answer, _) => recipient.is_empty() || recipient == [K::Ack],
+            (K::Withdraw, Here) => done.is_empty() || done == [K::Ack],
+            (K::Withdraw, Received) => !done.contains(&K::Withdraw),
+        } && !(origin == Here && done.contains(&K::Withdraw));
         if by != right {
             Err("wrong-party")
         } else if legal && valid {
@@ -569,6 +643,44 @@ mod tests {
             Err("already-done")
         } else {
             Err("out-of-order")
+        }
+    }
+
+    /// Whether `done` could have been accepted under `origin`'s rules.
+    fn legal(done: &[K], origin: Origin) -> bool {
+        match origin {
+            Here => LEGAL.contains(&done),
+            Received => {
+                let recipient: Vec<K> =
+                    done.iter().copied().filter(|k| *k != K::Withdraw).collect();
+                LEGAL.iter().any(|l| recipient == *l)
+                    && done.iter().filter(|k| **k == K::Withdraw).count() <= 1
+            }
+        }
+    }
+
+    struct Requests;
+
+    impl Machine for Requests {
+        type State = RequestState;
+        type Step = RequestStep;
+        fn start() -> RequestState {
+            RequestState::Asked
+        }
+        fn apply(
+            s: &RequestState,
+            t: &RequestStep,
+            by: PartyCode,
+            p: Parties,
+            o: Origin,
+        ) -> Result<RequestState, StepError> {
+            apply(s, t, by, p, o)
+        }
+        fn acknowledges(t: &RequestStep) -> bool {
+            *t == RequestStep::Acknowledge
+        }
+        fn closure(s: &RequestState) -> Option<ClosureKind> {
+            s.closure_kind()
         }
     }
 
@@ -604,16 +716,18 @@ mod tests {
     }
 
     proptest! {
-        /// No answer out of order, none twice, none by the wrong party; what is accepted is a
-        /// prefix of the legal order, and replay stops at the first refusal.
+        /// No answer out of order, none twice, none by the wrong party, under either origin's
+        /// rules; what is accepted is legal, and replay (by the received rules) stops at the
+        /// first refusal.
         #[test]
-        fn apply_and_replay_agree_with_the_rules(seq in steps()) {
+        fn apply_and_replay_agree_with_the_rules(seq in steps(), received in any::<bool>()) {
+            let origin = if received { Received } else { Here };
             let mut state = RequestState::Asked;
             let mut done: Vec<K> = vec![];
             let mut first_bad = None;
             for (i, (step, by, valid)) in seq.iter().enumerate() {
-                let want = model(&done, kind(step), *by, *valid);
-                match apply(&state, step, *by, parties()) {
+                let want = model(&done, kind(step), *by, *valid, origin);
+                match apply(&state, step, *by, parties(), origin) {
                     Ok(next) => {
                         prop_assert_eq!(want, Ok(()));
                         done.push(kind(step));
@@ -624,19 +738,53 @@ mod tests {
                         first_bad.get_or_insert(i);
                     }
                 }
-                prop_assert!(LEGAL.iter().any(|l| done == *l), "{:?}", done);
-                prop_assert_eq!(state.is_final(), matches!(done.last(), Some(K::Answer | K::Withdraw)));
+                prop_assert!(legal(&done, origin), "{:?}", done);
+                prop_assert_eq!(
+                    state.is_final(),
+                    done.iter().any(|k| matches!(k, K::Answer | K::Withdraw))
+                );
             }
-            let entries: Vec<_> = seq.iter().enumerate()
-                .map(|(i, (step, by, _))| Entry {
-                    step: step.clone(),
-                    by: *by,
-                    at: datetime!(2025-09-03 12:00 UTC) + Duration::minutes(i as i64),
-                })
-                .collect();
-            match replay(parties(), datetime!(2025-09-03 12:00 UTC), &entries) {
-                Ok(t) => { prop_assert_eq!(first_bad, None); prop_assert_eq!(t.state, state); }
-                Err(r) => prop_assert_eq!(Some(r.index), first_bad),
+            if origin == Received {
+                let entries: Vec<_> = seq.iter().enumerate()
+                    .map(|(i, (step, by, _))| Entry {
+                        step: step.clone(),
+                        by: *by,
+                        at: datetime!(2025-09-03 12:00 UTC) + Duration::minutes(i as i64),
+                    })
+                    .collect();
+                match replay(parties(), datetime!(2025-09-03 12:00 UTC), &entries) {
+                    Ok(t) => { prop_assert_eq!(first_bad, None); prop_assert_eq!(t.state, state); }
+                    Err(r) => prop_assert_eq!(Some(r.index), first_bad),
+                }
+            }
+        }
+
+        /// Two nodes taking their own steps and applying each other's, in any interleaving:
+        /// no delivered step is refused and both end with the same state and timeline.
+        #[test]
+        fn crossing_steps_converge(
+            plan in proptest::collection::vec(0u8..4, 0..20),
+            acknowledge in any::<bool>(),
+            found in any::<bool>(),
+        ) {
+            let answer = if found {
+                Answer::Found { text: said("Sold in Phoenix, AZ (fictional)"), entities: vec![] }
+            } else {
+                Answer::NotFound { text: None }
+            };
+            let mut recipient_steps = vec![];
+            if acknowledge {
+                recipient_steps.push(RequestStep::Acknowledge);
+            }
+            recipient_steps.push(RequestStep::Answer(answer));
+            let withdraw = RequestStep::Withdraw { reason: said("Ya no es necesario") };
+            let sent = datetime!(2025-09-03 12:00 UTC);
+            let nodes = crossing::simulate::<Requests>(parties(), sent, &plan, &withdraw, &recipient_steps)?;
+            prop_assert_eq!(&nodes[0].trail, &nodes[1].trail);
+            for node in &nodes {
+                let t = replay(parties(), sent, &node.entries)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&(t.state, t.timeline), &node.trail);
             }
         }
     }

@@ -77,6 +77,19 @@ pub(crate) fn opt_tagged(
     t.and_then(|t| errors.take(t.check(pointer, max)))
 }
 
+/// Where a step is judged from. A step taken **here** must follow from the state this node
+/// shows its user. A step **received** from the other party was judged by that party's node
+/// against what *it* held, which may not yet include a step of ours that crossed it on the way
+/// (we withdrew while they reported the outcome). Received steps are therefore applied by rules
+/// under which such crossing steps commute: both nodes reach the same state whichever of the two
+/// arrived first, and neither refuses the other's step. A stored trail is replayed by the
+/// received rules, since it holds crossings in the order this node saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Here,
+    Received,
+}
+
 /// One step of a trail as recorded: what, by which party, and when (as that party stamped it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry<S> {
@@ -158,14 +171,19 @@ impl Timeline {
         }
     }
 
-    /// Notes a step taken at `at`: an acknowledgement stamps `acknowledged_at`, and a step after
-    /// which the item is closed (`closure`, from the new state) stamps how and when it closed.
+    /// Notes a step taken at `at`: an acknowledgement stamps `acknowledged_at`, and a step that
+    /// changed how the item ended (`closure`, from the new state) stamps how and when. A step that
+    /// leaves the closure as it was (an acknowledgement that crossed a withdrawal, a withdrawal
+    /// that crossed the outcome) keeps its first stamp, so the order two crossing steps arrived
+    /// in does not change the timeline.
     pub fn record(&mut self, at: OffsetDateTime, acknowledges: bool, closure: Option<ClosureKind>) {
         if acknowledges {
             self.acknowledged_at = Some(at);
         }
         if let Some(kind) = closure {
-            self.closure = Some(Closure { at, kind });
+            if self.closure.map(|c| c.kind) != Some(kind) {
+                self.closure = Some(Closure { at, kind });
+            }
         }
     }
 
@@ -194,6 +212,127 @@ impl Timeline {
         self.closure
             .filter(|c| c.kind == ClosureKind::Withdrawn)
             .map(|c| c.at)
+    }
+}
+
+/// A simulation of two nodes taking steps on one item and sending them to each other, for the
+/// state machines' property tests: each node takes its own steps by the rules for steps taken
+/// here and applies the other's by the received rules, in any interleaving of local steps and
+/// deliveries (each direction in order, as the exchange's streams are).
+#[cfg(test)]
+pub(crate) mod crossing {
+    use std::collections::VecDeque;
+    use std::fmt::Debug;
+
+    use proptest::test_runner::TestCaseError;
+    use time::{Duration, OffsetDateTime};
+
+    use super::{ClosureKind, Entry, Origin, Parties, StepError, Timeline};
+    use crate::party::PartyCode;
+
+    /// One item kind's state machine.
+    pub(crate) trait Machine {
+        type State: Clone + PartialEq + Debug;
+        type Step: Clone + PartialEq + Debug;
+        fn start() -> Self::State;
+        fn apply(
+            state: &Self::State,
+            step: &Self::Step,
+            by: PartyCode,
+            parties: Parties,
+            origin: Origin,
+        ) -> Result<Self::State, StepError>;
+        fn acknowledges(step: &Self::Step) -> bool;
+        fn closure(state: &Self::State) -> Option<ClosureKind>;
+    }
+
+    /// One party's node: its state and timeline, and the entries it stored in order.
+    pub(crate) struct Node<M: Machine> {
+        pub trail: (M::State, Timeline),
+        pub entries: Vec<Entry<M::Step>>,
+    }
+
+    impl<M: Machine> Node<M> {
+        fn new(sent: OffsetDateTime) -> Self {
+            Node {
+                trail: (M::start(), Timeline::new(sent)),
+                entries: vec![],
+            }
+        }
+
+        fn step(
+            &mut self,
+            e: &Entry<M::Step>,
+            parties: Parties,
+            origin: Origin,
+        ) -> Result<(), StepError> {
+            let next = M::apply(&self.trail.0, &e.step, e.by, parties, origin)?;
+            self.trail
+                .1
+                .record(e.at, M::acknowledges(&e.step), M::closure(&next));
+            self.trail.0 = next;
+            self.entries.push(e.clone());
+            Ok(())
+        }
+    }
+
+    /// Runs `plan` (0: the originator tries to withdraw; 1: the recipient tries its next step;
+    /// 2, 3: one message is delivered to the originator, to the recipient), then delivers what
+    /// is left. A delivered step that is refused fails the test. Returns [originator, recipient].
+    pub(crate) fn simulate<M: Machine>(
+        parties: Parties,
+        sent: OffsetDateTime,
+        plan: &[u8],
+        withdraw: &M::Step,
+        recipient_steps: &[M::Step],
+    ) -> Result<[Node<M>; 2], TestCaseError> {
+        let mut nodes = [Node::<M>::new(sent), Node::<M>::new(sent)];
+        let mut wire: [VecDeque<Entry<M::Step>>; 2] = Default::default();
+        let mut next = 0;
+        let mut withdrawn = false;
+        let refused =
+            |e: StepError| TestCaseError::fail(format!("a delivered step was refused: {e}"));
+        for (minute, action) in (1i64..).zip(plan) {
+            let at = sent + Duration::minutes(minute);
+            let (who, by, step) = match action {
+                0 if !withdrawn => (0, parties.originator(), withdraw),
+                1 if next < recipient_steps.len() => {
+                    (1, parties.recipient(), &recipient_steps[next])
+                }
+                2 | 3 => {
+                    let to = usize::from(action - 2);
+                    if let Some(e) = wire[to].pop_front() {
+                        nodes[to]
+                            .step(&e, parties, Origin::Received)
+                            .map_err(refused)?;
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            let e = Entry {
+                step: step.clone(),
+                by,
+                at,
+            };
+            // A step this node's user may not take now is simply not taken.
+            if nodes[who].step(&e, parties, Origin::Here).is_ok() {
+                if who == 0 {
+                    withdrawn = true;
+                } else {
+                    next += 1;
+                }
+                wire[1 - who].push_back(e);
+            }
+        }
+        for (to, queue) in wire.iter_mut().enumerate() {
+            while let Some(e) = queue.pop_front() {
+                nodes[to]
+                    .step(&e, parties, Origin::Received)
+                    .map_err(refused)?;
+            }
+        }
+        Ok(nodes)
     }
 }
 

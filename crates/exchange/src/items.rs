@@ -5,7 +5,7 @@
 
 use puente_domain::referral_state::{self, ReferralState, ReferralStep};
 use puente_domain::request::{self, RequestState, RequestStep};
-use puente_domain::{Entry, Parties, StepError, Timeline};
+use puente_domain::{Entry, Origin, Parties, StepError, Timeline};
 use puente_store::{ExchangeItem, ItemKind, ItemState, ItemStep, StepRefused};
 use time::OffsetDateTime;
 
@@ -124,24 +124,27 @@ pub fn trail(item: &ExchangeItem) -> Result<Trail, StepRefused> {
     }
 }
 
-/// The stored state of `item` once `by` takes `step` at `at`, or why the step is refused.
+/// The stored state of `item` once `by` takes `step` at `at`, or why the step is refused. A
+/// step taken on this node is held to the state its user sees; a step received from the peer
+/// may have crossed one of ours (see [`Origin`]).
 pub fn next_state(
     item: &ExchangeItem,
     step: &AnyStep,
     by: puente_domain::PartyCode,
     at: OffsetDateTime,
+    origin: Origin,
 ) -> Result<ItemState, StepRefused> {
     let parties = parties(item)?;
     let current = trail(item)?;
     let mut timeline = current.timeline;
     let state = match (&current.state, step) {
         (AnyState::Referral(s), AnyStep::Referral(step)) => {
-            let next = referral_state::apply(s, step, by, parties).map_err(refused)?;
+            let next = referral_state::apply(s, step, by, parties, origin).map_err(refused)?;
             timeline.record(at, *step == ReferralStep::Acknowledge, next.closure_kind());
             AnyState::Referral(next)
         }
         (AnyState::Request(s), AnyStep::Request(step)) => {
-            let next = request::apply(s, step, by, parties).map_err(refused)?;
+            let next = request::apply(s, step, by, parties, origin).map_err(refused)?;
             timeline.record(at, *step == RequestStep::Acknowledge, next.closure_kind());
             AnyState::Request(next)
         }

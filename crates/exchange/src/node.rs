@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use puente_domain::{ClockPolicy, Invalid, PartyCode};
+use puente_domain::{ClockPolicy, Invalid, Origin, PartyCode};
 use puente_store::{
     Accepted, Effect, ExchangeItem, Inbound, InboundRejection, ItemKind, ItemState, JobEffect,
     NewItem, NewStep, OwnedSealer, OwnedStep, Peer, SealedEnvelope, SendJob, Sent, StepRefused,
@@ -315,7 +315,7 @@ impl Exchange {
                     at: now,
                     body: String::from_utf8_lossy(&bytes).into_owned(),
                     decide: Box::new(move |current: &ExchangeItem| {
-                        items::next_state(current, &step, party, now)
+                        items::next_state(current, &step, party, now, Origin::Here)
                     }),
                 }),
                 seal,
@@ -794,8 +794,9 @@ async fn receive_batch(
                 let step = step.clone();
                 let by = v.sender;
                 let at = v.envelope.time;
-                let d: Decider =
-                    Box::new(move |item: &ExchangeItem| items::next_state(item, &step, by, at));
+                let d: Decider = Box::new(move |item: &ExchangeItem| {
+                    items::next_state(item, &step, by, at, Origin::Received)
+                });
                 Some(d)
             }
             Pending::Item(_) => None,

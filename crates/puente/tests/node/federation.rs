@@ -16,6 +16,105 @@ both_backends!(
     an_agency_user_works_only_what_its_own_party_assigned_to_it,
 );
 
+/// The crossing is decided in the domain, whatever the store; SQLite suffices.
+#[tokio::test]
+async fn a_withdrawal_that_crosses_the_outcome_leaves_both_nodes_agreeing() {
+    let (mut us, mut mx) = TestNode::pair(crate::helpers::Backend::Sqlite).await;
+    let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
+    let (s, sent) = call(
+        &us,
+        &us_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral("MX", "Rifles heading south")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
+    eventually(&mx, &mx_t, &path, "the referral reaches MX", |v| {
+        v["state"] == "sent"
+    })
+    .await;
+    let (s, v) = call(
+        &mx,
+        &mx_t,
+        "POST",
+        &format!("{path}/acknowledge"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    eventually(&us, &us_t, &path, "the acknowledgement reaches US", |v| {
+        v["state"] == "acknowledged"
+    })
+    .await;
+
+    // Each side takes its step while the other is down, so neither has seen the other's.
+    us.kill().await;
+    let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/outcome"),
+        Some(json!({"kind": "acted", "results": [{"kind": "seizure", "value": 12, "unit": "rifles", "what": "rifles seized"}]}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "closed");
+    mx.kill().await;
+    us.restart().await;
+    let (s, v) = call(
+        &us,
+        &us_t,
+        "POST",
+        &format!("{path}/withdraw"),
+        Some(json!({"reason": {"lang": "en", "text": "The information proved wrong"}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "withdrawn");
+    mx.restart().await;
+
+    // Both steps arrive; the outcome stands on both nodes and the withdrawal is on record.
+    let at_us = eventually(&us, &us_t, &path, "the outcome reaches US", |v| {
+        v["state"] == "closed"
+    })
+    .await;
+    let at_mx = eventually(&mx, &mx_t, &path, "the withdrawal reaches MX", |v| {
+        v["history"].as_array().is_some_and(|h| h.len() == 3)
+    })
+    .await;
+    for field in [
+        "state",
+        "closure",
+        "closed_at",
+        "acknowledged_at",
+        "withdrawal_crossed",
+    ] {
+        assert_eq!(
+            at_us[field], at_mx[field],
+            "{field} differs between the nodes"
+        );
+    }
+    assert_eq!(
+        (
+            at_us["closure"].as_str(),
+            at_us["withdrawal_crossed"].as_bool()
+        ),
+        (Some("acted"), Some(true))
+    );
+    let mut us_steps = steps(&at_us);
+    let mut mx_steps = steps(&at_mx);
+    // Each node records the two crossing steps in the order they reached it.
+    assert_eq!(us_steps[1].0, "referral.withdraw", "{at_us}");
+    assert_eq!(mx_steps[1].0, "referral.outcome", "{at_mx}");
+    us_steps.sort();
+    mx_steps.sort();
+    assert_eq!(us_steps, mx_steps);
+    // Neither direction is left blocked.
+    for (node, token) in [(&us, &us_t), (&mx, &mx_t)] {
+        let peers = eventually(node, token, "/api/v1/peers", "the outbox drains", |v| {
+            v[0]["backlog"] == 0
+        })
+        .await;
+        assert!(peers[0]["last_error"].is_null(), "{peers}");
+    }
+}
+
 async fn call(
     node: &TestNode,
     token: &str,

@@ -91,6 +91,9 @@ pub struct ItemOut {
     pub closed_at: Option<String>,
     /// How it ended: `acted`, `no-trace`, `declined`, `found`, `not-found`, `withdrawn`.
     pub closure: Option<String>,
+    /// The originator withdrew it while the outcome or answer was on its way: the two steps
+    /// crossed, the outcome stands, and both are in the history.
+    pub withdrawal_crossed: bool,
     pub clocks: ClocksOut,
     /// The item as composed (the body of its signed envelope).
     #[schema(value_type = Object)]
@@ -165,6 +168,8 @@ fn item_out(x: &Exchange, item: &ExchangeItem, content: Value, at: OffsetDateTim
         acknowledged_at: item.state.acknowledged_at.map(rfc3339),
         closed_at: item.state.closed_at.map(rfc3339),
         closure: item.state.closure.clone(),
+        withdrawal_crossed: item.state.closure.as_deref() != Some("withdrawn")
+            && item.steps.iter().any(|s| s.step.ends_with(".withdraw")),
         clocks: ClocksOut {
             acknowledge_due: rfc3339(c.acknowledge_due),
             act_due: rfc3339(c.act_due),
