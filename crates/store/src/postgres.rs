@@ -83,6 +83,10 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    async fn read_one(&self) -> sqlx::Result<sqlx::pool::PoolConnection<Postgres>> {
+        self.pool.acquire().await
+    }
+
     async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
         let pool = self.pool.clone();
         crate::sql::begin_detached(async move {

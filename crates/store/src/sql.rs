@@ -409,6 +409,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn begin_write(&self) -> sqlx::Result<Tx<Self>>;
     /// A transaction that reads one consistent snapshot.
     async fn begin_read(&self) -> sqlx::Result<Tx<Self>>;
+    /// A connection for a read that is one statement, which is its own snapshot on both
+    /// databases: no BEGIN and COMMIT, which on SQLite are two more hand-offs to the
+    /// connection's thread on the hot paths (a request's token, a peer, the outbox).
+    async fn read_one(&self) -> sqlx::Result<sqlx::pool::PoolConnection<Self::Db>>;
     /// The housekeeping of [`Store::after_bulk_load`]: the one thing the backends do differently.
     async fn after_bulk_load(&self) -> sqlx::Result<()>;
 }
@@ -1309,16 +1313,14 @@ impl<B: Backend> Store for B {
     }
 
     async fn user_by_token(&self, secret_hash: &[u8; 32]) -> Result<Option<User>> {
-        let mut tx = self.begin_read().await?;
+        let mut c = self.read_one().await?;
         let sql = Sql::new(format!(
             "{} WHERE id = (SELECT user_id FROM tokens WHERE secret_hash = $1) \
              AND disabled = FALSE",
             user_select()
         ))
         .bind(hash_hex(secret_hash));
-        let out = fetch_users(&mut *tx, &sql).await?.into_iter().next();
-        tx.commit().await?;
-        Ok(out)
+        Ok(fetch_users(&mut *c, &sql).await?.into_iter().next())
     }
 
     async fn list_tokens(&self, user: Option<Uuid>) -> Result<Vec<TokenInfo>> {
@@ -1394,7 +1396,7 @@ impl<B: Backend> Store for B {
         secret_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<User>> {
-        let mut tx = self.begin_read().await?;
+        let mut c = self.read_one().await?;
         let sql = Sql::new(format!(
             "{} WHERE id = (SELECT user_id FROM sessions WHERE secret_hash = $1 \
              AND expires_at > $2) AND disabled = FALSE",
@@ -1402,9 +1404,7 @@ impl<B: Backend> Store for B {
         ))
         .bind(hash_hex(secret_hash))
         .bind(micros(now));
-        let out = fetch_users(&mut *tx, &sql).await?.into_iter().next();
-        tx.commit().await?;
-        Ok(out)
+        Ok(fetch_users(&mut *c, &sql).await?.into_iter().next())
     }
 
     async fn delete_session(&self, ctx: &WriteCtx, secret_hash: &[u8; 32]) -> Result<bool> {

@@ -8,7 +8,7 @@
 //! and no duplicates. The sealers and the `decide` closures run inside that transaction too, so
 //! a refused step or a failed seal leaves nothing behind, not even a used seq.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use puente_domain::PartyCode;
 use serde_json::json;
@@ -28,24 +28,23 @@ use crate::rows_exchange::{
     state_sets,
 };
 use crate::sql::{
-    Backend, Conn, IN_IDS, Sql, append, audit_entries, audit_write, duplicate, fetch_one, in_list,
-    insert_many, insert_sql, keyset, paged, select_sql,
+    Arg, Backend, Conn, IN_IDS, Sql, append, audit_entries, audit_write, duplicate, fetch_one,
+    in_list, insert_many, insert_sql, keyset, paged, select_sql,
 };
 use crate::{Page, Paged, Result, StoreError, WriteCtx};
 
-/// Outbound messages to the peer `p` not yet acknowledged: the outbox, and the backlog.
-const UNDELIVERED: &str =
-    "e.peer = p.party AND e.direction = 'out' AND e.stream = 'message' AND e.delivered_at IS NULL";
-
+/// A peer with its backlog, read from its own row (see migration 0004) and the head of its
+/// outbox (one seek in the partial index of undelivered envelopes): a constant cost however
+/// long the outbox grows.
 fn peer_select() -> String {
-    format!(
-        "SELECT p.party, p.endpoint, p.signing_key, p.tls_fingerprint, p.card, p.added_at, \
-         p.updated_at, p.next_out_seq, p.next_in_seq, p.last_contact_at, p.last_error, \
-         p.last_error_at, \
-         (SELECT COUNT(*) FROM envelopes e WHERE {UNDELIVERED}) AS backlog, \
-         (SELECT MIN(e.stored_at) FROM envelopes e WHERE {UNDELIVERED}) AS oldest_undelivered_at \
-         FROM peers p"
-    )
+    "SELECT p.party, p.endpoint, p.signing_key, p.tls_fingerprint, p.card, p.added_at, \
+     p.updated_at, p.next_out_seq, p.next_in_seq, p.last_contact_at, p.last_error, \
+     p.last_error_at, p.next_out_seq - 1 - p.delivered_out AS backlog, \
+     (SELECT e.stored_at FROM envelopes e WHERE e.peer = p.party AND e.direction = 'out' \
+      AND e.stream = 'message' AND e.delivered_at IS NULL ORDER BY e.seq LIMIT 1) \
+     AS oldest_undelivered_at \
+     FROM peers p"
+        .to_owned()
 }
 
 fn envelope_select() -> String {
@@ -213,6 +212,47 @@ async fn held<C: Conn + ?Sized>(
     .await?)
 }
 
+/// Most ids looked up in one statement.
+const LOOKUP_CHUNK: usize = 500;
+
+/// The envelopes already held, in `direction`, among `ids`: id → (peer, stream, seq, hash hex).
+/// One statement per chunk instead of one per envelope.
+async fn held_many<C: Conn + ?Sized>(
+    c: &mut C,
+    direction: Direction,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, (String, String, i64, String)>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let mut sql = Sql::new("").bind(direction.as_str());
+        let list = in_list(&mut sql, chunk.iter().map(|id| id_text(*id)));
+        sql.text = format!(
+            "SELECT id, peer, stream, seq, hash FROM envelopes WHERE direction = $1 AND id {list}"
+        );
+        let rows: Vec<(String, String, String, i64, String)> = c.fetch(&sql).await?;
+        for (id, peer, stream, seq, hash) in rows {
+            let parsed = Uuid::try_parse(&id).map_err(|_| corrupt("envelope", &id, "id"))?;
+            out.insert(parsed, (peer, stream, seq, hash));
+        }
+    }
+    Ok(out)
+}
+
+/// Which of `ids` are items already held.
+async fn items_held<C: Conn + ?Sized>(c: &mut C, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let mut sql = Sql::new("");
+        let list = in_list(&mut sql, chunk.iter().map(|id| id_text(*id)));
+        sql.text = format!("SELECT id FROM items WHERE id {list}");
+        let rows: Vec<(String,)> = c.fetch(&sql).await?;
+        for (id,) in rows {
+            out.insert(Uuid::try_parse(&id).map_err(|_| corrupt("item", &id, "id"))?);
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 
@@ -329,21 +369,17 @@ pub(crate) async fn put_peer<B: Backend>(b: &B, ctx: &WriteCtx, peer: &NewPeer) 
 }
 
 pub(crate) async fn peer<B: Backend>(b: &B, party: PartyCode) -> Result<Option<Peer>> {
-    let mut tx = b.begin_read().await?;
-    let out = peer_in(&mut *tx, party).await?;
-    tx.commit().await?;
-    Ok(out)
+    let mut c = b.read_one().await?;
+    peer_in(&mut *c, party).await
 }
 
 pub(crate) async fn peer_by_fingerprint<B: Backend>(
     b: &B,
     fingerprint: &str,
 ) -> Result<Option<Peer>> {
-    let mut tx = b.begin_read().await?;
+    let mut c = b.read_one().await?;
     let sql = Sql::new(format!("{} WHERE p.tls_fingerprint = $1", peer_select())).bind(fingerprint);
-    let out = fetch_peers(&mut *tx, &sql).await?.into_iter().next();
-    tx.commit().await?;
-    Ok(out)
+    Ok(fetch_peers(&mut *c, &sql).await?.into_iter().next())
 }
 
 pub(crate) async fn list_peers<B: Backend>(b: &B) -> Result<Vec<Peer>> {
@@ -611,11 +647,14 @@ pub(crate) async fn outbox<B: Backend>(
     ))
     .bind(to.as_str())
     .bind(i64::from(limit));
-    let mut tx = b.begin_read().await?;
-    let out = fetch_envelopes(&mut *tx, &sql).await?;
-    tx.commit().await?;
+    let mut c = b.read_one().await?;
+    let out = fetch_envelopes(&mut *c, &sql).await?;
     Ok(out.into_iter().map(|(_, e)| e).collect())
 }
+
+/// Envelopes a receipt marks delivered per statement: three parameters each, well under both
+/// databases' limits.
+const RECEIPT_CHUNK: usize = 500;
 
 pub(crate) async fn record_receipt<B: Backend>(
     b: &B,
@@ -644,26 +683,30 @@ pub(crate) async fn record_receipt<B: Backend>(
             });
         }
     };
+    // One UPDATE per chunk of the receipt, each envelope matched on its seq, id and hash
+    // together (a row value), rather than one statement per envelope.
     let mut marked = 0;
-    for a in accepted {
-        // A seq that cannot be stored was never sent.
-        let Ok(seq) = i64::try_from(a.seq) else {
-            continue;
-        };
-        marked += c
-            .run(
-                &Sql::new(
-                    "UPDATE envelopes SET delivered_at = $1 WHERE peer = $2 AND direction = 'out' \
-                     AND stream = 'message' AND seq = $3 AND id = $4 AND hash = $5 \
-                     AND delivered_at IS NULL",
-                )
-                .bind(at)
-                .bind(peer.as_str())
-                .bind(seq)
-                .bind(id_text(a.id))
-                .bind(hash_hex(&a.hash)),
-            )
-            .await?;
+    // A seq that cannot be stored was never sent.
+    let covered: Vec<(i64, &Accepted)> = accepted
+        .iter()
+        .filter_map(|a| i64::try_from(a.seq).ok().map(|seq| (seq, a)))
+        .collect();
+    for chunk in covered.chunks(RECEIPT_CHUNK) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = Sql::new(format!(
+            "UPDATE envelopes SET delivered_at = $1 WHERE peer = $2 AND direction = 'out' \
+             AND stream = 'message' AND delivered_at IS NULL \
+             AND (seq, id, hash) IN (VALUES {rows})"
+        ))
+        .bind(at)
+        .bind(peer.as_str());
+        for (seq, a) in chunk {
+            sql = sql.bind(*seq).bind(id_text(a.id)).bind(hash_hex(&a.hash));
+        }
+        marked += c.run(&sql).await?;
     }
     if new {
         let args = EnvelopeRow::args(
@@ -681,10 +724,11 @@ pub(crate) async fn record_receipt<B: Backend>(
     }
     c.run(
         &Sql::new(
-            "UPDATE peers SET last_contact_at = $1, last_error = NULL, last_error_at = NULL \
-             WHERE party = $2",
+            "UPDATE peers SET last_contact_at = $1, last_error = NULL, last_error_at = NULL, \
+             delivered_out = delivered_out + $2 WHERE party = $3",
         )
         .bind(at)
+        .bind(i64::try_from(marked).unwrap_or(i64::MAX))
         .bind(peer.as_str()),
     )
     .await?;
@@ -713,11 +757,33 @@ pub(crate) async fn record_receipt<B: Backend>(
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
+/// New items a batch received, written together (one multi-row insert) before anything that
+/// reads them: a step on one of them, or the batch's envelopes, which refer to them.
+struct PendingItems {
+    /// Items held before the batch, among those it brings.
+    held: HashSet<Uuid>,
+    ids: HashSet<Uuid>,
+    rows: Vec<Vec<Arg>>,
+}
+
+impl PendingItems {
+    async fn flush<C: Conn + ?Sized>(&mut self, c: &mut C) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        insert_many(c, "items", &[ItemRow::COLS], rows).await?;
+        self.held.extend(self.ids.drain());
+        Ok(())
+    }
+}
+
 /// Applies one inbound message's effect (it is in sequence and new), or says why not.
 async fn apply_inbound<C: Conn + ?Sized>(
     c: &mut C,
     envelope: &SealedEnvelope,
     effect: &Effect<'_>,
+    pending: &mut PendingItems,
     now: i64,
 ) -> Result<std::result::Result<(Uuid, String), StepRefused>> {
     let refuse = |code: &'static str, detail: String| Ok(Err(StepRefused { code, detail }));
@@ -731,18 +797,16 @@ async fn apply_inbound<C: Conn + ?Sized>(
             }
             // Checked rather than left to the primary key: on PostgreSQL a failed statement
             // would abort the whole transaction, and the batch's earlier envelopes with it.
-            let held: Option<(i64,)> = fetch_one(
-                c,
-                &Sql::new("SELECT COUNT(*) FROM items WHERE id = $1").bind(id_text(item.id)),
-            )
-            .await?;
-            if held.is_some_and(|(n,)| n > 0) {
+            if pending.held.contains(&item.id) || pending.ids.contains(&item.id) {
                 return refuse("invalid", format!("item {} is already held", item.id));
             }
-            insert_item(c, item, now).await?;
+            pending.ids.insert(item.id);
+            pending.rows.push(ItemRow::new_args(item, now));
             Ok(Ok((item.id, message_action(item.kind, None, "receive"))))
         }
         Effect::Step(step) => {
+            // The step may be on an item this very batch brought.
+            pending.flush(c).await?;
             let Some(current) = step_target(c, step).await? else {
                 return refuse(
                     "unknown-item",
@@ -781,6 +845,21 @@ pub(crate) async fn receive<B: Backend>(
     let mut envelopes = Vec::with_capacity(batch.len());
     let mut audit = Vec::with_capacity(batch.len() + 1);
     let mut in_batch: HashMap<Uuid, (u64, [u8; 32])> = HashMap::new();
+    // What the batch's ids already name, read once for the batch.
+    let ids: Vec<Uuid> = batch.iter().map(|b| b.envelope.id).collect();
+    let held_before = held_many(c, Direction::In, &ids).await?;
+    let item_ids: Vec<Uuid> = batch
+        .iter()
+        .filter_map(|b| match &b.effect {
+            Effect::NewItem(item) => Some(item.id),
+            Effect::Step(_) => None,
+        })
+        .collect();
+    let mut pending = PendingItems {
+        held: items_held(c, &item_ids).await?,
+        ids: HashSet::new(),
+        rows: Vec::new(),
+    };
     for (i, Inbound { envelope, effect }) in batch.into_iter().enumerate() {
         if let Some((seq, hash)) = in_batch.get(&envelope.id).copied() {
             if hash == envelope.hash {
@@ -794,9 +873,9 @@ pub(crate) async fn receive<B: Backend>(
             rejected = Some((i, InboundRejection::Replayed { id: envelope.id }));
             break;
         }
-        if let Some((peer, stream, seq, hash)) = held(c, Direction::In, envelope.id).await? {
-            if peer == from.as_str() && stream == "message" && hash == hash_hex(&envelope.hash) {
-                let seq = seq_read("envelope", &id_text(envelope.id), seq)?;
+        if let Some((peer, stream, seq, hash)) = held_before.get(&envelope.id) {
+            if peer == from.as_str() && stream == "message" && *hash == hash_hex(&envelope.hash) {
+                let seq = seq_read("envelope", &id_text(envelope.id), *seq)?;
                 accepted.push(Accepted {
                     id: envelope.id,
                     seq,
@@ -817,7 +896,7 @@ pub(crate) async fn receive<B: Backend>(
             ));
             break;
         }
-        let (item, action) = match apply_inbound(c, &envelope, &effect, now).await? {
+        let (item, action) = match apply_inbound(c, &envelope, &effect, &mut pending, now).await? {
             Ok(applied) => applied,
             Err(refused) => {
                 rejected = Some((i, InboundRejection::Refused(refused)));
@@ -849,6 +928,7 @@ pub(crate) async fn receive<B: Backend>(
             hash: envelope.hash,
         });
     }
+    pending.flush(c).await?;
     insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
 
     let receipt_seq = seqs.next_receipt;

@@ -52,8 +52,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // An embedded file has no connection to lose: sqlx's test before each acquire (a ping,
+        // one more hand-off to the connection's thread) buys nothing here.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone().pragma("wal_autocheckpoint", BACKSTOP_PAGES))
             .await?;
         MIGRATOR
@@ -63,6 +66,7 @@ impl SqliteStore {
         let options = options.create_if_missing(false);
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let checkpoint = SqlitePoolOptions::new()
@@ -125,6 +129,10 @@ impl Backend for SqliteStore {
         // cannot fail to upgrade if another process has the file open.
         let pool = self.write.clone();
         crate::sql::begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
+    }
+
+    async fn read_one(&self) -> sqlx::Result<sqlx::pool::PoolConnection<Sqlite>> {
+        self.read.acquire().await
     }
 
     async fn after_bulk_load(&self) -> sqlx::Result<()> {
