@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityId,
@@ -15,7 +16,7 @@ use crate::decision::{DEFAULT_DENY, Decision, Denial};
 use crate::error::PolicyError;
 use crate::locate::{describe, excerpt, line_col};
 use crate::request::{Act, Principal, Resource, ResourceKind};
-use puente_domain::PartyCode;
+use puente_domain::{PartyCode, Role};
 
 const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 
@@ -39,7 +40,46 @@ pub struct PolicyEngine {
     /// a decision depends on a record's attributes but never on its id, and a page of records
     /// can be decided once per distinct (owners, agency, tlp, persons).
     id_blind: bool,
+    /// Decisions already taken, when no policy names a particular record or user: a decision
+    /// is then a function of what [`MemoKey`] holds, and the policies never change while the
+    /// engine lives (a new policy file is a new engine). `None` when a policy names one.
+    memo: Option<Arc<Mutex<HashMap<MemoKey, Decision>>>>,
 }
+
+/// Everything a decision can depend on when no policy names an entity: the principal and the
+/// resource without their ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MemoKey {
+    role: Role,
+    party: PartyCode,
+    principal_agency: Option<String>,
+    act: Act,
+    kind: ResourceKind,
+    owners: Vec<PartyCode>,
+    agency: Option<String>,
+    tlp: Option<String>,
+    persons: bool,
+}
+
+impl MemoKey {
+    fn new(p: &Principal<'_>, act: Act, r: &Resource<'_>) -> MemoKey {
+        MemoKey {
+            role: p.role,
+            party: p.party,
+            principal_agency: p.agency.map(str::to_owned),
+            act,
+            kind: r.kind,
+            owners: r.owners.to_vec(),
+            agency: r.agency.map(str::to_owned),
+            tlp: r.tlp.map(str::to_owned),
+            persons: r.persons,
+        }
+    }
+}
+
+/// The most decisions remembered; past it the memo starts again (the distinct questions a node
+/// asks number in the hundreds).
+const MEMO_MAX: usize = 4096;
 
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,6 +244,12 @@ impl PolicyEngine {
             // Cannot tell: decide every record on its own.
             Err(_) => false,
         });
+        let user_type = HashSet::from(["Puente::User"]);
+        let user_blind = policies.policies().all(|p| match p.to_json() {
+            Ok(json) => !names_a_record(&json, &user_type),
+            Err(_) => false,
+        });
+        let memo = (id_blind && user_blind).then(|| Arc::new(Mutex::new(HashMap::new())));
 
         Ok(Self {
             policies,
@@ -214,6 +260,7 @@ impl PolicyEngine {
             actions,
             resource_types,
             id_blind,
+            memo,
         })
     }
 
@@ -239,8 +286,29 @@ impl PolicyEngine {
 
     /// May `p` do `act` to `r`? Allowed only when a permit matches and no forbid does. Anything
     /// that goes wrong while deciding denies with [`DEFAULT_DENY`]: a broken request or policy
-    /// must never open a door.
+    /// must never open a door. When no policy names a particular user or record, a question
+    /// asked before (same role, party, agency, act and resource attributes) is answered from
+    /// memory: the same answer, without a Cedar evaluation on every request.
     pub fn authorize(&self, p: &Principal<'_>, act: Act, r: &Resource<'_>) -> Decision {
+        let Some(memo) = &self.memo else {
+            return self.decide(p, act, r);
+        };
+        let key = MemoKey::new(p, act, r);
+        if let Some(known) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return known;
+        }
+        let decision = self.decide(p, act, r);
+        if let Ok(mut m) = memo.lock() {
+            if m.len() >= MEMO_MAX {
+                m.clear();
+            }
+            m.insert(key, decision.clone());
+        }
+        decision
+    }
+
+    /// Asks Cedar (see [`Self::authorize`]).
+    fn decide(&self, p: &Principal<'_>, act: Act, r: &Resource<'_>) -> Decision {
         let response = match self.evaluate(p, act, r) {
             Ok(response) => response,
             Err(error) => {

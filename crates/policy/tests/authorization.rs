@@ -878,3 +878,73 @@ fn deciding_a_page_of_items_at_once_gives_the_same_answers_as_one_by_one() {
         }
     }
 }
+
+#[test]
+fn remembered_decisions_are_the_ones_cedar_took() {
+    let engine = defaults();
+    let owner_sets: [&[PartyCode]; 2] = [&[MX], &[US, MX]];
+    let mut questions = Vec::new();
+    for role in Role::ALL {
+        for act in Act::ALL {
+            for kind in ResourceKind::ALL {
+                for owners in owner_sets {
+                    for tlp in [None, Some("clear")] {
+                        for persons in [false, true] {
+                            questions.push((role, act, kind, owners, tlp, persons));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let ask = |engine: &PolicyEngine, user: &'static str, id: &'static str| -> Vec<Decision> {
+        questions
+            .iter()
+            .map(|&(role, act, kind, owners, tlp, persons)| {
+                let who = Principal {
+                    user,
+                    ..principal(role)
+                };
+                let r = Resource {
+                    id: Some(id),
+                    ..item(kind, owners, Some("CBP"), tlp, persons)
+                };
+                engine.authorize(&who, act, &r)
+            })
+            .collect()
+    };
+    // A policy naming a user (one who never asks) turns remembering off: that engine asks
+    // Cedar every question, and its answers are the reference.
+    let text = format!(
+        "{}\n@id(\"nobody\")\nforbid (principal == Puente::User::\"nobody\", action, resource);\n",
+        PolicyEngine::DEFAULT_POLICIES
+    );
+    let cedar = ask(&PolicyEngine::parse(&text).unwrap(), "u-1", "r-1");
+    // The remembering engine: the second time round, for another user and record, every
+    // answer comes from memory.
+    assert_eq!(ask(&engine, "u-1", "r-1"), cedar);
+    assert_eq!(ask(&engine, "u-2", "r-2"), cedar);
+    assert!(cedar.iter().any(Decision::is_allow) && cedar.iter().any(|d| !d.is_allow()));
+}
+
+#[test]
+fn a_policy_naming_one_user_is_honoured_for_every_question() {
+    let text = format!(
+        "{}\n@id(\"u-9-suspended\")\nforbid (principal == Puente::User::\"u-9\", action, resource);\n",
+        PolicyEngine::DEFAULT_POLICIES
+    );
+    let engine = PolicyEngine::parse(&text).unwrap();
+    let r = resource(ResourceKind::Commitment, &[US], None);
+    for user in ["u-1", "u-9", "u-1", "u-9"] {
+        let who = Principal {
+            user,
+            ..principal(Role::ProgramOfficer)
+        };
+        let d = engine.authorize(&who, Act::Read, &r);
+        if user == "u-9" {
+            assert_eq!(rule(&d), Some("u-9-suspended"));
+        } else {
+            assert!(d.is_allow(), "{d:?}");
+        }
+    }
+}
