@@ -90,6 +90,10 @@ pub struct Exchange {
     /// Sends go through one committer task, which writes all the sends waiting at a time in one
     /// transaction: under load, one fsync covers many referrals (group commit).
     committer: mpsc::Sender<(SendJob, oneshot::Sender<Result<Sent, StoreError>>)>,
+    /// Parties found registered as peers. A peer is never removed (a new card replaces its
+    /// keys, not the registration), so once found it stays one and the store need not be asked
+    /// again on every composed item.
+    known_peers: std::sync::RwLock<std::collections::HashSet<PartyCode>>,
 }
 
 /// Most sends written in one transaction.
@@ -171,11 +175,30 @@ impl Exchange {
             settings,
             outbox_filled: Notify::new(),
             committer,
+            known_peers: std::sync::RwLock::default(),
         })
     }
 
     pub fn party(&self) -> PartyCode {
         self.party
+    }
+
+    /// Whether `party` is a registered peer (one the store knows, or knew: see `known_peers`).
+    pub async fn is_peer(&self, party: PartyCode) -> Result<bool, ExchangeError> {
+        if self
+            .known_peers
+            .read()
+            .is_ok_and(|known| known.contains(&party))
+        {
+            return Ok(true);
+        }
+        let found = self.store.peer(party).await?.is_some();
+        if found {
+            if let Ok(mut known) = self.known_peers.write() {
+                known.insert(party);
+            }
+        }
+        Ok(found)
     }
 
     pub fn settings(&self) -> &ExchangeSettings {

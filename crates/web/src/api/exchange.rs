@@ -330,7 +330,7 @@ async fn recipient(
                 e.push("/to", FieldErrorCode::Duplicate);
                 None
             }
-            Some(p) if state.inner.store.peer(p).await?.is_none() => {
+            Some(p) if !exchange(state)?.is_peer(p).await? => {
                 e.push("/to", FieldErrorCode::UnknownPeer);
                 None
             }
