@@ -626,6 +626,11 @@ async fn serve_connection(
     app: Router,
     mut stop: watch::Receiver<bool>,
 ) {
+    // A receipt goes back as soon as it is sealed, not after the peer's next acknowledgement
+    // (Nagle's algorithm).
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(%addr, error = %e, "could not set TCP_NODELAY");
+    }
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
