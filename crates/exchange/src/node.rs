@@ -94,6 +94,10 @@ pub struct Exchange {
     /// keys, not the registration), so once found it stays one and the store need not be asked
     /// again on every composed item.
     known_peers: std::sync::RwLock<std::collections::HashSet<PartyCode>>,
+    /// One inbound batch at a time per peer (by party code): a sender has one batch in flight,
+    /// and a peer that opens more connections waits instead of making this node hold many
+    /// batches (each up to `max_batch` envelopes of `max_body_bytes`) in memory at once.
+    inbound: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 /// Most sends written in one transaction.
@@ -176,6 +180,7 @@ impl Exchange {
             outbox_filled: Notify::new(),
             committer,
             known_peers: std::sync::RwLock::default(),
+            inbound: std::sync::Mutex::default(),
         })
     }
 
@@ -765,18 +770,35 @@ async fn receive_batch(
         )
     };
     let fingerprint = cert.fingerprint.to_string();
-    let peer = x
-        .store
-        .peer_by_fingerprint(&fingerprint)
+    let unknown = || {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            "unknown-peer",
+            "the client certificate is not pinned for any registered peer",
+        )
+    };
+    let lookup = || async {
+        x.store
+            .peer_by_fingerprint(&fingerprint)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(unknown)
+    };
+    // Only a registered peer gets a slot (so strangers cannot grow the map), and the peer is
+    // read again once it is this batch's turn, with the counters the previous batch left.
+    let party = lookup().await?.party;
+    let slot = x
+        .inbound
+        .lock()
+        .map_err(|_| internal(&"the inbound slots' lock is poisoned"))?
+        .entry(party.as_str().to_owned())
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+        .clone();
+    let _turn = slot
+        .acquire_owned()
         .await
-        .map_err(|e| internal(&e))?
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::FORBIDDEN,
-                "unknown-peer",
-                "the client certificate is not pinned for any registered peer",
-            )
-        })?;
+        .map_err(|_| internal(&"the inbound slot was closed"))?;
+    let peer = lookup().await?;
     let key = NodePublicKey::parse(&peer.signing_key).map_err(|e| internal(&e))?;
     let limit = crate::envelope::transport_max_len(x.settings.max_body_bytes)
         .saturating_mul(x.settings.max_batch)
