@@ -47,6 +47,11 @@ use crate::cli::{
 /// database error). 1 is kept for "the answer is no" (a broken audit chain).
 const EXIT_FAILURE: u8 = 2;
 
+/// mimalloc rather than the C library's allocator: a node makes many small allocations on two
+/// runtime threads and the store's threads at once (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so stdout carries only what commands print for people and scripts.
