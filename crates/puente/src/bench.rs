@@ -181,10 +181,19 @@ impl Server {
     /// Starts this same binary as `serve --dir DIR --listen 127.0.0.1:0 --federation-listen
     /// 127.0.0.1:0` and reads the addresses it announces. Its log goes to `DIR/serve.log`.
     pub(crate) fn start(dir: &Path) -> Result<Server> {
+        Server::start_on(dir, "127.0.0.1:0")
+    }
+
+    /// As [`Server::start`], with the federation listener on `federation` (a restarted node
+    /// keeps the address its peers' cards name). The log is appended to.
+    pub(crate) fn start_on(dir: &Path, federation: &str) -> Result<Server> {
         let exe = std::env::current_exe().context("finding the puente binary")?;
         let log_path = dir.join("serve.log");
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
         let mut child = Command::new(exe)
             .arg("serve")
             .arg("--dir")
@@ -192,7 +201,7 @@ impl Server {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--federation-listen")
-            .arg("127.0.0.1:0")
+            .arg(federation)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -16,6 +16,11 @@
 //!    outbox is empty), so a stall anywhere — API, commit, delivery, the receiver, the receipt —
 //!    shows up.
 //!
+//! 3. **Catch-up**: the receiving node is stopped, `--backlog` referrals are created at the
+//!    sender (they wait in its outbox), and the receiver is started again on the same address;
+//!    the time from its start to the last receipt stored at the sender gives the rate at which
+//!    a peer that was down is caught up — the exchange alone, without the API's work beside it.
+//!
 //! Peak RSS of each server comes from `/proc/PID/status`. Both nodes, the load generator and
 //! every fsync share this machine's cores and disk.
 
@@ -98,15 +103,86 @@ pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
         eprintln!("bench: the first referral ({first}) made the round trip");
         let throughput = throughput(&client, &base, &token, &args).await?;
         let latency = latency(&client, &base, &token, &args, &us_dir).await?;
-        Ok::<_, anyhow::Error>((throughput, latency))
+        let rss = (us.peak_rss_kib(), mx.peak_rss_kib());
+        let catch_up = if args.backlog > 0 {
+            Some(catch_up(&client, &base, &token, &args, &mut mx, &mx_dir).await?)
+        } else {
+            None
+        };
+        Ok::<_, anyhow::Error>((throughput, latency, catch_up, rss))
     }
     .await;
-    let (us_rss, mx_rss) = (us.peak_rss_kib(), mx.peak_rss_kib());
     us.stop();
     mx.stop();
-    let (throughput, latency) = outcome?;
-    report(&args, &throughput, &latency, us_rss, mx_rss, settled);
+    let (throughput, latency, catch_up, (us_rss, mx_rss)) = outcome?;
+    report(
+        &args,
+        &throughput,
+        &latency,
+        catch_up.as_ref(),
+        us_rss,
+        mx_rss,
+        settled,
+    );
     Ok(())
+}
+
+struct CatchUp {
+    queued: u64,
+    secs: f64,
+}
+
+/// Stops MX, queues `--backlog` referrals at US, starts MX again on its federation address and
+/// times how long US takes to hold a receipt for all of them.
+async fn catch_up(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    args: &BenchExchangeArgs,
+    mx: &mut Server,
+    mx_dir: &std::path::Path,
+) -> Result<CatchUp> {
+    eprintln!(
+        "bench: catch-up — {} referrals queued while MX is down",
+        args.backlog
+    );
+    let federation = mx
+        .federation
+        .strip_prefix("https://")
+        .map(str::to_owned)
+        .context("MX's federation address")?;
+    mx.stop();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (client, base, token, next) = (
+            client.clone(),
+            base.to_owned(),
+            token.to_owned(),
+            next.clone(),
+        );
+        let total = u64::from(args.backlog);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                create(&client, &base, &token, &format!("catch-up {i}")).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await
+            .map_err(|e| anyhow!("a client task failed: {e}"))??;
+    }
+    let start = Instant::now();
+    *mx = Server::start_on(mx_dir, &federation)?;
+    let drained = drain(client, base, token).await?;
+    Ok(CatchUp {
+        queued: u64::from(args.backlog),
+        secs: drained.duration_since(start).as_secs_f64(),
+    })
 }
 
 /// Registers `from`'s card (for its running federation listener) at the node in `at`.
@@ -380,6 +456,7 @@ fn report(
     args: &BenchExchangeArgs,
     t: &Throughput,
     l: &Latency,
+    c: Option<&CatchUp>,
     us_rss: Option<u64>,
     mx_rss: Option<u64>,
     settled: Option<Duration>,
@@ -431,7 +508,21 @@ fn report(
             |k| format!("{:.1} MiB", k as f64 / 1024.0),
         )
     };
-    println!("Peak RSS (VmHWM): US {}, MX {}\n", mib(us_rss), mib(mx_rss));
+    if let Some(c) = c {
+        println!(
+            "Catch-up: {} referrals queued at US while MX was down were all delivered, and their \
+             receipts durable at US, {:.1} s after MX started again: **{:.0} referrals/s** \
+             (MX's start-up included).\n",
+            c.queued,
+            c.secs,
+            c.queued as f64 / c.secs.max(f64::EPSILON)
+        );
+    }
+    println!(
+        "Peak RSS (VmHWM) after the latency phase: US {}, MX {}\n",
+        mib(us_rss),
+        mib(mx_rss)
+    );
     println!("Goals:");
     println!(
         "- sustained throughput {sustained:.0}/s ≥ {GOAL_THROUGHPUT:.0}/s — {}",

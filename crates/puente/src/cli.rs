@@ -209,6 +209,9 @@ pub struct BenchExchangeArgs {
     /// Concurrent clients in the throughput phase.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// Referrals queued for the catch-up phase while the receiving node is down (0 skips it).
+    #[arg(long, default_value_t = 20_000)]
+    pub backlog: u32,
     /// Directory for the two nodes, kept afterwards [default: a temporary one, removed].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
