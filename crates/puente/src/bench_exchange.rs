@@ -129,7 +129,11 @@ pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
 
 struct CatchUp {
     queued: u64,
-    secs: f64,
+    /// From MX's start to the first receipt at US: the delivery worker's retry wait.
+    first_secs: f64,
+    /// From the first receipt to the last, and how many the first receipt left.
+    drain_secs: f64,
+    left_after_first: u64,
 }
 
 /// Stops MX, queues `--backlog` referrals at US, starts MX again on its federation address and
@@ -176,13 +180,43 @@ async fn catch_up(
         t.await
             .map_err(|e| anyhow!("a client task failed: {e}"))??;
     }
+    let queued = backlog(client, base, token).await?;
     let start = Instant::now();
     *mx = Server::start_on(mx_dir, &federation)?;
+    // The worker has been backing off while MX was down; the first receipt ends its wait.
+    let (first, left_after_first) = loop {
+        let left = backlog(client, base, token).await?;
+        if left < queued {
+            break (Instant::now(), left);
+        }
+        if start.elapsed() > DRAIN_TIMEOUT {
+            bail!("MX took no delivery in {} s", DRAIN_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
     let drained = drain(client, base, token).await?;
     Ok(CatchUp {
-        queued: u64::from(args.backlog),
-        secs: drained.duration_since(start).as_secs_f64(),
+        queued,
+        first_secs: first.duration_since(start).as_secs_f64(),
+        drain_secs: drained.duration_since(first).as_secs_f64(),
+        left_after_first,
     })
+}
+
+/// US's backlog to MX, from its peers page.
+async fn backlog(client: &reqwest::Client, base: &str, token: &str) -> Result<u64> {
+    let peers: Value = client
+        .get(format!("{base}/api/v1/peers"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .context("reading the peers")?
+        .json()
+        .await
+        .context("reading the peers")?;
+    peers[0]["backlog"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("the peers page has no backlog: {peers}"))
 }
 
 /// Registers `from`'s card (for its running federation listener) at the node in `at`.
@@ -268,21 +302,13 @@ async fn create(client: &reqwest::Client, base: &str, token: &str, summary: &str
 async fn drain(client: &reqwest::Client, base: &str, token: &str) -> Result<Instant> {
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     loop {
-        let peers: Value = client
-            .get(format!("{base}/api/v1/peers"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .context("reading the peers")?
-            .json()
-            .await
-            .context("reading the peers")?;
-        if peers[0]["backlog"].as_u64() == Some(0) {
+        let left = backlog(client, base, token).await?;
+        if left == 0 {
             return Ok(Instant::now());
         }
         if Instant::now() > deadline {
             bail!(
-                "the outbox did not drain in {} s: {peers}",
+                "the outbox did not drain in {} s: {left} left",
                 DRAIN_TIMEOUT.as_secs()
             );
         }
@@ -510,12 +536,15 @@ fn report(
     };
     if let Some(c) = c {
         println!(
-            "Catch-up: {} referrals queued at US while MX was down were all delivered, and their \
-             receipts durable at US, {:.1} s after MX started again: **{:.0} referrals/s** \
-             (MX's start-up included).\n",
+            "Catch-up: {} referrals queued at US while MX was down. The first receipt came {:.1} s \
+             after MX started again (US's delivery worker was waiting out its retry back-off); \
+             the remaining {} were delivered, with their receipts durable at US, in {:.1} s: \
+             **{:.0} referrals/s**.\n",
             c.queued,
-            c.secs,
-            c.queued as f64 / c.secs.max(f64::EPSILON)
+            c.first_secs,
+            c.left_after_first,
+            c.drain_secs,
+            c.left_after_first as f64 / c.drain_secs.max(f64::EPSILON)
         );
     }
     println!(
