@@ -100,6 +100,9 @@ pub struct Exchange {
     inbound: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
+/// Longest wait for a peer's turn to deliver, and longest time to read its batch.
+const INBOUND_WAIT: Duration = Duration::from_secs(60);
+
 /// Most sends written in one transaction.
 const MAX_GROUP: usize = 256;
 
@@ -794,22 +797,45 @@ async fn receive_batch(
         .entry(party.as_str().to_owned())
         .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
         .clone();
-    let _turn = slot
-        .acquire_owned()
-        .await
-        .map_err(|_| internal(&"the inbound slot was closed"))?;
+    // Bounded both ways, so one stalled upload cannot hold a peer's turn for ever: the wait for
+    // the turn, and (below) reading the batch.
+    let _turn = match tokio::time::timeout(INBOUND_WAIT, slot.acquire_owned()).await {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) => return Err(internal(&"the inbound slot was closed")),
+        Err(_) => {
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "another batch from this peer is still being received; send again later",
+            ));
+        }
+    };
     let peer = lookup().await?;
     let key = NodePublicKey::parse(&peer.signing_key).map_err(|e| internal(&e))?;
     let limit = crate::envelope::transport_max_len(x.settings.max_body_bytes)
         .saturating_mul(x.settings.max_batch)
         .saturating_add(2);
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("the batch is larger than the {limit} bytes this node accepts"),
-        )
-    })?;
+    let bytes: Bytes =
+        match tokio::time::timeout(INBOUND_WAIT, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return Err(Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    format!("the batch is larger than the {limit} bytes this node accepts"),
+                ));
+            }
+            Err(_) => {
+                return Err(Refusal::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the batch was not received within {} s",
+                        INBOUND_WAIT.as_secs()
+                    ),
+                ));
+            }
+        };
     let envelopes = decode_batch(&bytes, x.settings.max_body_bytes, x.settings.max_batch)
         .map_err(|e| exchange_refusal(&e))?;
     let now = OffsetDateTime::now_utc();
