@@ -13,6 +13,7 @@ pub mod error;
 pub mod items;
 pub mod json;
 pub mod keys;
+pub mod merkle;
 pub mod node;
 pub mod tls;
 pub mod wire;
