@@ -21,29 +21,8 @@ both_backends!(
 async fn a_withdrawal_that_crosses_the_outcome_leaves_both_nodes_agreeing() {
     let (mut us, mut mx) = TestNode::pair(crate::helpers::Backend::Sqlite).await;
     let (us_t, mx_t) = (liaison_token(&us).await, liaison_token(&mx).await);
-    let (s, sent) = call(
-        &us,
-        &us_t,
-        "POST",
-        "/api/v1/referrals",
-        Some(referral("MX", "Rifles heading south")),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{sent}");
-    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
-    eventually(&mx, &mx_t, &path, "the referral reaches MX", |v| {
-        v["state"] == "sent"
-    })
-    .await;
-    let (s, v) = call(
-        &mx,
-        &mx_t,
-        "POST",
-        &format!("{path}/acknowledge"),
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, path) = refer((&us, &us_t), (&mx, &mx_t), "MX", "Rifles heading south").await;
+    take(&mx, &mx_t, &path, "acknowledge", json!({})).await;
     eventually(&us, &us_t, &path, "the acknowledgement reaches US", |v| {
         v["state"] == "acknowledged"
     })
@@ -51,21 +30,19 @@ async fn a_withdrawal_that_crosses_the_outcome_leaves_both_nodes_agreeing() {
 
     // Each side takes its step while the other is down, so neither has seen the other's.
     us.kill().await;
-    let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/outcome"),
-        Some(json!({"kind": "acted", "results": [{"kind": "seizure", "value": 12, "unit": "rifles", "what": "rifles seized"}]}))).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = take(&mx, &mx_t, &path, "outcome",
+        json!({"kind": "acted", "results": [{"kind": "seizure", "value": 12, "unit": "rifles", "what": "rifles seized"}]})).await;
     assert_eq!(v["state"], "closed");
     mx.kill().await;
     us.restart().await;
-    let (s, v) = call(
+    let v = take(
         &us,
         &us_t,
-        "POST",
-        &format!("{path}/withdraw"),
-        Some(json!({"reason": {"lang": "en", "text": "The information proved wrong"}})),
+        &path,
+        "withdraw",
+        json!({"reason": {"lang": "en", "text": "The information proved wrong"}}),
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["state"], "withdrawn");
     mx.restart().await;
 
@@ -163,6 +140,42 @@ async fn eventually(
     }
 }
 
+/// `from` sends a referral to `to`'s party and it reaches `to`: what `from` answered, and the
+/// referral's path (the same on both nodes).
+async fn refer(
+    (from, from_t): (&TestNode, &str),
+    (to, to_t): (&TestNode, &str),
+    party: &str,
+    summary: &str,
+) -> (Value, String) {
+    let (s, sent) = call(
+        from,
+        from_t,
+        "POST",
+        "/api/v1/referrals",
+        Some(referral(party, summary)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
+    eventually(
+        to,
+        to_t,
+        &path,
+        &format!("{summary:?} reaches {party}"),
+        |v| v["state"] == "sent",
+    )
+    .await;
+    (sent, path)
+}
+
+/// Takes `step` on the item at `path` and expects it accepted; the item as it now stands.
+async fn take(node: &TestNode, token: &str, path: &str, step: &str, body: Value) -> Value {
+    let (s, v) = call(node, token, "POST", &format!("{path}/{step}"), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{step}: {v}");
+    v
+}
+
 fn referral(to: &str, summary: &str) -> Value {
     let mut r = fictional_referral(summary);
     r["to"] = json!(to);
@@ -236,8 +249,7 @@ async fn referrals_go_both_ways_through_their_whole_life(backend: crate::helpers
             json!({"kind": "acted", "results": [{"kind": "seizure", "value": 12, "unit": "rifles", "what": "rifles seized"}]}),
         ),
     ] {
-        let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/{step}"), Some(body)).await;
-        assert_eq!(s, StatusCode::OK, "{step}: {v}");
+        take(&mx, &mx_t, &path, step, body).await;
     }
     let closed = eventually(&us, &us_t, &path, "the outcome reaches US", |v| {
         v["state"] == "closed"
@@ -271,32 +283,22 @@ async fn referrals_go_both_ways_through_their_whole_life(backend: crate::helpers
     }
 
     // MX → US: acknowledged, then declined with a reason.
-    let (s, back) = call(
-        &mx,
-        &mx_t,
-        "POST",
-        "/api/v1/referrals",
-        Some(referral("US", "Drug shipment heading north")),
+    let (_, back_path) = refer(
+        (&mx, &mx_t),
+        (&us, &us_t),
+        "US",
+        "Drug shipment heading north",
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{back}");
-    let back_path = format!("/api/v1/referrals/{}", back["id"].as_str().unwrap());
-    eventually(&us, &us_t, &back_path, "the referral reaches US", |v| {
-        v["state"] == "sent"
-    })
-    .await;
-    let (s, v) = call(
+    take(&us, &us_t, &back_path, "acknowledge", json!({})).await;
+    take(
         &us,
         &us_t,
-        "POST",
-        &format!("{back_path}/acknowledge"),
-        Some(json!({})),
+        &back_path,
+        "outcome",
+        json!({"kind": "declined", "reason": {"lang": "en", "text": "Outside our jurisdiction"}}),
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = call(&us, &us_t, "POST", &format!("{back_path}/outcome"),
-        Some(json!({"kind": "declined", "reason": {"lang": "en", "text": "Outside our jurisdiction"}}))).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
     eventually(&mx, &mx_t, &back_path, "the decline reaches MX", |v| {
         v["closure"] == "declined"
     })
@@ -516,19 +518,7 @@ async fn an_agency_user_works_only_what_its_own_party_assigned_to_it(
     us.add_user("field", "agency-user").await;
     let us_field = us.token("field").await;
 
-    let (_, sent) = call(
-        &us,
-        &us_t,
-        "POST",
-        "/api/v1/referrals",
-        Some(referral("MX", "Assigned")),
-    )
-    .await;
-    let path = format!("/api/v1/referrals/{}", sent["id"].as_str().unwrap());
-    eventually(&mx, &mx_t, &path, "the referral reaches MX", |v| {
-        v["state"] == "sent"
-    })
-    .await;
+    let (_, path) = refer((&us, &us_t), (&mx, &mx_t), "MX", "Assigned").await;
     let listed = |v: &Value| v["items"].as_array().map_or(0, Vec::len);
     let (s, v) = call(&mx, &mx_field, "GET", "/api/v1/referrals", None).await;
     assert_eq!(
@@ -549,8 +539,7 @@ async fn an_agency_user_works_only_what_its_own_party_assigned_to_it(
         ("acknowledge", json!({})),
         ("assign", json!({"agency": "CBP"})),
     ] {
-        let (s, v) = call(&mx, &mx_t, "POST", &format!("{path}/{step}"), Some(body)).await;
-        assert_eq!(s, StatusCode::OK, "{step}: {v}");
+        take(&mx, &mx_t, &path, step, body).await;
     }
     // Assigned to its agency: the agency user sees it and reports the outcome.
     let (_, v) = call(&mx, &mx_field, "GET", "/api/v1/referrals", None).await;
