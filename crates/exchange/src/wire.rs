@@ -466,6 +466,23 @@ fn answer_at(e: &mut Errors, ptr: &str, v: &Value) -> Option<Answer> {
 
 // ---- items ------------------------------------------------------------------------------------
 
+/// What a release policy looks at in an item's content (a referral's or a request's JSON
+/// form): its TLP level, and whether it names persons (among its entities, or as a request's
+/// subject).
+pub fn handling_facts(content: &Value) -> (Option<String>, bool) {
+    let tlp = content
+        .pointer("/handling/tlp")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let is_person = |e: &Value| e.get("type").and_then(Value::as_str) == Some("person");
+    let persons = content
+        .get("entities")
+        .and_then(Value::as_array)
+        .is_some_and(|es| es.iter().any(is_person))
+        || content.get("subject").is_some_and(is_person);
+    (tlp, persons)
+}
+
 /// Reads a referral body and checks it whole (`ReferralDraft::new`), reporting every bad field.
 pub fn read_referral(v: &Value) -> Result<ReferralDraft, Invalid> {
     let mut e = Errors::new();

@@ -17,8 +17,9 @@ use puente_domain::{PartyCode, ReferralStep, RequestStep};
 use puente_exchange::items::AnyStep;
 use puente_exchange::node::{Exchange, Outgoing};
 use puente_exchange::wire::{self, MessageKind};
-use puente_policy::{Act, Decision, PolicyEngine, Principal, Resource, ResourceKind};
+use puente_policy::{Act, Decision, PolicyEngine, Principal, Resource};
 use puente_store::{ExchangeItem, ItemKind, ItemState, Store, User, WriteCtx};
+use puente_web::api::exchange::resource_kind;
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -228,29 +229,6 @@ impl Side {
     }
 }
 
-fn resource_kind(kind: ItemKind) -> ResourceKind {
-    match kind {
-        ItemKind::Referral => ResourceKind::Referral,
-        ItemKind::Request => ResourceKind::InformationRequest,
-    }
-}
-
-/// What the release policy looks at: the TLP level, and whether persons are named (as the API
-/// reads them).
-fn handling_facts(content: &Value) -> (Option<String>, bool) {
-    let tlp = content
-        .pointer("/handling/tlp")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let is_person = |e: &Value| e.get("type").and_then(Value::as_str) == Some("person");
-    let persons = content
-        .get("entities")
-        .and_then(Value::as_array)
-        .is_some_and(|es| es.iter().any(is_person))
-        || content.get("subject").is_some_and(is_person);
-    (tlp, persons)
-}
-
 /// What the demo exchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Played {
@@ -277,7 +255,7 @@ pub async fn play(sides: &[&Side], items: &[ScriptedItem]) -> Result<Played> {
         let s = side(it.from)?;
         let rk = resource_kind(it.kind);
         let me = [s.party];
-        let (tlp, persons) = handling_facts(&it.content);
+        let (tlp, persons) = wire::handling_facts(&it.content);
         let owners = [s.party, it.to];
         let resource = |owners| Resource {
             kind: rk,
@@ -326,7 +304,7 @@ pub async fn play(sides: &[&Side], items: &[ScriptedItem]) -> Result<Played> {
             let item = held(s, *id).await?;
             let owners = [item.originator, item.recipient];
             let content: Value = serde_json::from_str(&item.body).unwrap_or(Value::Null);
-            let (tlp, persons) = handling_facts(&content);
+            let (tlp, persons) = wire::handling_facts(&content);
             let id_text = item.id.to_string();
             s.authorize(
                 Act::Update,

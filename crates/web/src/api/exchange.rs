@@ -201,35 +201,20 @@ fn exchange(state: &AppState) -> Result<&Arc<Exchange>, ApiError> {
         .ok_or(ApiError::ExchangeUnavailable)
 }
 
-fn resource_kind(kind: ItemKind) -> ResourceKind {
+/// The policy's kind of an exchanged item.
+pub fn resource_kind(kind: ItemKind) -> ResourceKind {
     match kind {
         ItemKind::Referral => ResourceKind::Referral,
         ItemKind::Request => ResourceKind::InformationRequest,
     }
 }
 
-/// What the release policy looks at in an item's content: its TLP level, and whether it names
-/// persons.
-fn handling_facts(content: &Value) -> (Option<String>, bool) {
-    let tlp = content
-        .pointer("/handling/tlp")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let is_person = |e: &Value| e.get("type").and_then(Value::as_str) == Some("person");
-    let persons = content
-        .get("entities")
-        .and_then(Value::as_array)
-        .is_some_and(|es| es.iter().any(is_person))
-        || content.get("subject").is_some_and(is_person);
-    (tlp, persons)
-}
-
-/// Asks the policy about `act` on a stored item.
 /// An item's content as JSON, read once per request for both the policy and the answer.
 fn content_of(item: &ExchangeItem) -> Value {
     serde_json::from_str(&item.body).unwrap_or(Value::Null)
 }
 
+/// Asks the policy about `act` on a stored item.
 async fn authorize_item(
     state: &AppState,
     who: &Authed,
@@ -237,7 +222,7 @@ async fn authorize_item(
     item: &ExchangeItem,
     content: &Value,
 ) -> Result<(), ApiError> {
-    let (tlp, persons) = handling_facts(content);
+    let (tlp, persons) = wire::handling_facts(content);
     let id = item.id.to_string();
     let owners = [item.originator, item.recipient];
     // The agency an item is assigned to is one of this party's only when this party received
@@ -401,7 +386,7 @@ async fn compose(
     };
     c.to = to;
     // The release decision sees the parties, the TLP level and whether persons are named.
-    let (tlp, persons) = handling_facts(&c.content);
+    let (tlp, persons) = wire::handling_facts(&c.content);
     let owners = [state.inner.party, c.to];
     authorize_resource(
         state,
