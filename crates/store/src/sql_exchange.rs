@@ -197,27 +197,13 @@ async fn item_in<C: Conn + ?Sized>(c: &mut C, id: Uuid) -> Result<Option<Exchang
     Ok(fetch_items(c, &sql).await?.into_iter().next())
 }
 
-/// An envelope already held with this id, in `direction`: (peer, stream, seq, hash hex).
-async fn held<C: Conn + ?Sized>(
-    c: &mut C,
-    direction: Direction,
-    id: Uuid,
-) -> Result<Option<(String, String, i64, String)>> {
-    Ok(fetch_one(
-        c,
-        &Sql::new("SELECT peer, stream, seq, hash FROM envelopes WHERE direction = $1 AND id = $2")
-            .bind(direction.as_str())
-            .bind(id_text(id)),
-    )
-    .await?)
-}
-
 /// Most ids looked up in one statement.
 const LOOKUP_CHUNK: usize = 500;
 
-/// The envelopes already held, in `direction`, among `ids`: id → (peer, stream, seq, hash hex).
+/// The envelopes already held, in `direction`, among `ids` (a batch, or one receipt): id →
+/// (peer, stream, seq, hash hex).
 /// One statement per chunk instead of one per envelope.
-async fn held_many<C: Conn + ?Sized>(
+async fn held<C: Conn + ?Sized>(
     c: &mut C,
     direction: Direction,
     ids: &[Uuid],
@@ -669,7 +655,10 @@ pub(crate) async fn record_receipt<B: Backend>(
     if counters(c, peer).await?.is_none() {
         return Err(unknown_peer());
     }
-    let new = match held(c, Direction::In, receipt.id).await? {
+    let new = match held(c, Direction::In, &[receipt.id])
+        .await?
+        .remove(&receipt.id)
+    {
         None => true,
         Some((p, stream, _, hash))
             if p == peer.as_str() && stream == "receipt" && hash == hash_hex(&receipt.hash) =>
@@ -847,7 +836,7 @@ pub(crate) async fn receive<B: Backend>(
     let mut in_batch: HashMap<Uuid, (u64, [u8; 32])> = HashMap::new();
     // What the batch's ids already name, read once for the batch.
     let ids: Vec<Uuid> = batch.iter().map(|b| b.envelope.id).collect();
-    let held_before = held_many(c, Direction::In, &ids).await?;
+    let held_before = held(c, Direction::In, &ids).await?;
     let item_ids: Vec<Uuid> = batch
         .iter()
         .filter_map(|b| match &b.effect {
