@@ -754,28 +754,6 @@ mod tests {
         &[K::Ack, K::Assign, K::Withdraw],
     ];
 
-    /// Whether `done` could have been accepted under `origin`'s rules.
-    fn legal(done: &[K], origin: Origin) -> bool {
-        match origin {
-            Here => LEGAL.contains(&done),
-            Received => {
-                let recipient: Vec<K> =
-                    done.iter().copied().filter(|k| *k != K::Withdraw).collect();
-                LEGAL.iter().any(|l| recipient == *l)
-                    && done.iter().filter(|k| **k == K::Withdraw).count() <= 1
-            }
-        }
-    }
-
-    fn name(e: &StepError) -> &'static str {
-        match e {
-            StepError::WrongParty { .. } => "wrong-party",
-            StepError::AlreadyDone { .. } => "already-done",
-            StepError::OutOfOrder { .. } => "out-of-order",
-            StepError::Invalid(_) => "invalid",
-        }
-    }
-
     /// A random step, valid or not, by a random one of three parties.
     fn steps() -> impl Strategy<Value = Vec<(ReferralStep, PartyCode, bool)>> {
         let step = (0u8..7, 0u8..3, any::<bool>()).prop_map(|(k, who, valid)| {
@@ -826,9 +804,9 @@ mod tests {
                         done.push(kind(step));
                         state = next;
                     }
-                    Err(e) => prop_assert_eq!(want, Err(name(&e))),
+                    Err(e) => prop_assert_eq!(want, Err(e.code())),
                 }
-                prop_assert!(legal(&done, origin), "{:?}", done);
+                prop_assert!(crossing::legal(&done, &LEGAL, K::Withdraw, origin), "{:?}", done);
                 prop_assert_eq!(
                     state.is_final(),
                     done.iter().any(|k| matches!(k, K::Outcome | K::Withdraw))

@@ -646,19 +646,6 @@ mod tests {
         }
     }
 
-    /// Whether `done` could have been accepted under `origin`'s rules.
-    fn legal(done: &[K], origin: Origin) -> bool {
-        match origin {
-            Here => LEGAL.contains(&done),
-            Received => {
-                let recipient: Vec<K> =
-                    done.iter().copied().filter(|k| *k != K::Withdraw).collect();
-                LEGAL.iter().any(|l| recipient == *l)
-                    && done.iter().filter(|k| **k == K::Withdraw).count() <= 1
-            }
-        }
-    }
-
     struct Requests;
 
     impl Machine for Requests {
@@ -681,15 +668,6 @@ mod tests {
         }
         fn closure(s: &RequestState) -> Option<ClosureKind> {
             s.closure_kind()
-        }
-    }
-
-    fn name(e: &StepError) -> &'static str {
-        match e {
-            StepError::WrongParty { .. } => "wrong-party",
-            StepError::AlreadyDone { .. } => "already-done",
-            StepError::OutOfOrder { .. } => "out-of-order",
-            StepError::Invalid(_) => "invalid",
         }
     }
 
@@ -734,11 +712,11 @@ mod tests {
                         state = next;
                     }
                     Err(e) => {
-                        prop_assert_eq!(want, Err(name(&e)));
+                        prop_assert_eq!(want, Err(e.code()));
                         first_bad.get_or_insert(i);
                     }
                 }
-                prop_assert!(legal(&done, origin), "{:?}", done);
+                prop_assert!(crossing::legal(&done, &LEGAL, K::Withdraw, origin), "{:?}", done);
                 prop_assert_eq!(
                     state.is_final(),
                     done.iter().any(|k| matches!(k, K::Answer | K::Withdraw))

@@ -121,6 +121,18 @@ pub enum StepError {
     Invalid(Invalid),
 }
 
+impl StepError {
+    /// The refusal's code, as the API and the exchange name it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StepError::WrongParty { .. } => "wrong-party",
+            StepError::AlreadyDone { .. } => "already-done",
+            StepError::OutOfOrder { .. } => "out-of-order",
+            StepError::Invalid(_) => "invalid",
+        }
+    }
+}
+
 /// The first refused entry of a replayed trail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("entry {index}: {error}")]
@@ -244,6 +256,26 @@ pub(crate) mod crossing {
         ) -> Result<Self::State, StepError>;
         fn acknowledges(step: &Self::Step) -> bool;
         fn closure(state: &Self::State) -> Option<ClosureKind>;
+    }
+
+    /// Whether the kinds of step accepted so far (`done`) could have been accepted under
+    /// `origin`'s rules, given every prefix of the strict order (`legal`, withdrawals included):
+    /// taken here, `done` is one of them; received, the recipient's own steps are one of them and
+    /// the withdrawal came at most once, anywhere among them.
+    pub(crate) fn legal<K: Copy + PartialEq>(
+        done: &[K],
+        legal: &[&[K]],
+        withdraw: K,
+        origin: Origin,
+    ) -> bool {
+        match origin {
+            Origin::Here => legal.contains(&done),
+            Origin::Received => {
+                let recipient: Vec<K> = done.iter().copied().filter(|k| *k != withdraw).collect();
+                legal.iter().any(|l| recipient == *l)
+                    && done.iter().filter(|k| **k == withdraw).count() <= 1
+            }
+        }
     }
 
     /// One party's node: its state and timeline, and the entries it stored in order.

@@ -180,14 +180,8 @@ pub fn stored_state(trail: &Trail) -> ItemState {
 }
 
 fn refused(e: StepError) -> StepRefused {
-    let code = match &e {
-        StepError::WrongParty { .. } => "wrong-party",
-        StepError::AlreadyDone { .. } => "already-done",
-        StepError::OutOfOrder { .. } => "out-of-order",
-        StepError::Invalid(_) => "invalid",
-    };
     StepRefused {
-        code,
+        code: e.code(),
         detail: e.to_string(),
     }
 }
