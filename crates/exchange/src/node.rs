@@ -1050,30 +1050,23 @@ fn verify(
     let sealed_env = sealed(verified.envelope())
         .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, "malformed-body", e))?;
     let effect = match kind {
-        MessageKind::Referral => {
-            let draft = wire::read_referral(&value).map_err(malformed)?;
+        MessageKind::Referral | MessageKind::Request => {
+            // What the item lists show of it: kind, urgency and summary (a request's question).
+            let (kind, subtype, urgency, summary) = if kind == MessageKind::Referral {
+                let d = wire::read_referral(&value).map_err(malformed)?;
+                (ItemKind::Referral, d.kind.as_str(), d.urgency, d.summary)
+            } else {
+                let d = wire::read_request(&value).map_err(malformed)?;
+                (ItemKind::Request, d.kind.as_str(), d.urgency, d.question)
+            };
             Pending::Item(NewItem {
                 id: header.id(),
-                kind: ItemKind::Referral,
+                kind,
                 originator: peer.party,
                 recipient: x.party,
-                subtype: draft.kind.as_str().to_owned(),
-                urgency: draft.urgency.as_str().to_owned(),
-                summary: draft.summary.clone(),
-                body: body.clone(),
-                sent_at: header.time(),
-            })
-        }
-        MessageKind::Request => {
-            let draft = wire::read_request(&value).map_err(malformed)?;
-            Pending::Item(NewItem {
-                id: header.id(),
-                kind: ItemKind::Request,
-                originator: peer.party,
-                recipient: x.party,
-                subtype: draft.kind.as_str().to_owned(),
-                urgency: draft.urgency.as_str().to_owned(),
-                summary: draft.question.clone(),
+                subtype: subtype.to_owned(),
+                urgency: urgency.as_str().to_owned(),
+                summary,
                 body: body.clone(),
                 sent_at: header.time(),
             })
