@@ -282,14 +282,26 @@ impl Envelope {
         draft: EnvelopeDraft,
         body: Vec<u8>,
     ) -> Result<Envelope, ExchangeError> {
-        let header = EnvelopeHeader::new(draft, Sha256::digest(&body).into())?;
-        let header = header.to_text().into_bytes();
+        Ok(Self::seal_with_header(key, draft, body)?.0)
+    }
+
+    /// Like `seal`, also giving back the header it wrote, so a sender need not parse it again.
+    pub fn seal_with_header(
+        key: &NodeKey,
+        draft: EnvelopeDraft,
+        body: Vec<u8>,
+    ) -> Result<(Envelope, EnvelopeHeader), ExchangeError> {
+        let parsed = EnvelopeHeader::new(draft, Sha256::digest(&body).into())?;
+        let header = parsed.to_text().into_bytes();
         let signature = key.sign(&header);
-        Ok(Envelope {
-            header,
-            signature,
-            body,
-        })
+        Ok((
+            Envelope {
+                header,
+                signature,
+                body,
+            },
+            parsed,
+        ))
     }
 
     /// An envelope from its three parts as stored or received, unchecked.

@@ -25,13 +25,14 @@ use puente_store::{
     Store, StoreError, WriteCtx,
 };
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::envelope::{
-    Envelope, EnvelopeDraft, MessageType, ReceiptBody, ReceiptEntry, check_freshness,
-    check_recipient, decode_batch, encode_batch,
+    Envelope, EnvelopeDraft, EnvelopeHeader, MessageType, ReceiptBody, ReceiptEntry,
+    check_freshness, check_recipient, decode_batch, encode_batch,
 };
 use crate::error::ExchangeError;
 use crate::items::{self, AnyStep};
@@ -577,8 +578,8 @@ impl Exchange {
                 hash: e.envelope_sha256,
             })
             .collect();
-        let sealed =
-            sealed(verified.envelope()).map_err(|reason| ExchangeError::Delivery { reason })?;
+        let sealed = sealed(verified.envelope(), verified.header())
+            .map_err(|reason| ExchangeError::Delivery { reason })?;
         Ok(self
             .store
             .record_receipt(peer.party, &sealed, &accepted, OffsetDateTime::now_utc())
@@ -607,22 +608,24 @@ fn seal_with(
         time,
         message_type,
     };
-    let envelope = Envelope::seal(key, draft, body).map_err(|e| e.to_string())?;
-    sealed(&envelope)
+    let (envelope, header) =
+        Envelope::seal_with_header(key, draft, body).map_err(|e| e.to_string())?;
+    sealed(&envelope, &header)
 }
 
-/// The stored form of a sealed or verified envelope.
-fn sealed(envelope: &Envelope) -> Result<SealedEnvelope, String> {
-    let header = envelope.unverified_header().map_err(|e| e.to_string())?;
+/// The stored form of a sealed or verified envelope, with its (sealed or verified) header.
+fn sealed(envelope: &Envelope, header: &EnvelopeHeader) -> Result<SealedEnvelope, String> {
     let signed = String::from_utf8(envelope.to_signed_bytes())
         .map_err(|_| "an envelope body must be UTF-8 JSON".to_owned())?;
+    // The envelope hash is the SHA-256 of exactly these bytes (`Envelope::envelope_hash`).
+    let hash = sha2::Sha256::digest(signed.as_bytes()).into();
     Ok(SealedEnvelope {
         id: header.id(),
         seq: header.seq(),
         message_type: header.message_type().as_str().to_owned(),
         time: header.time(),
         signed,
-        hash: envelope.envelope_hash(),
+        hash,
     })
 }
 
@@ -840,18 +843,10 @@ async fn receive_batch(
         .map_err(|e| exchange_refusal(&e))?;
     let now = OffsetDateTime::now_utc();
 
-    // Verify everything first; what follows the first bad envelope is not looked at.
-    let mut verified = Vec::with_capacity(envelopes.len());
-    let mut refusal = None;
-    for (i, envelope) in envelopes.into_iter().enumerate() {
-        match verify(x, &peer, &key, envelope, now) {
-            Ok(v) => verified.push(v),
-            Err(r) => {
-                refusal = Some(r.at(i));
-                break;
-            }
-        }
-    }
+    // Verify everything first; what follows the first bad envelope is not kept.
+    let (verified, refusal) = verify_all(x, &peer, key, envelopes, now)
+        .await
+        .map_err(|e| internal(&e))?;
     if verified.is_empty() {
         if let Some(r) = refusal {
             return Err(r);
@@ -967,6 +962,52 @@ async fn receive_batch(
     }
 }
 
+/// Envelopes checked per blocking task: a batch's signatures are verified on every core at
+/// once, so the time a batch holds its peer's turn is not the sum of its signature checks.
+const VERIFY_CHUNK: usize = 32;
+
+/// Verifies `envelopes` in order, in chunks on the blocking pool; the verified prefix, and the
+/// refusal of the first that failed (with its index), if any.
+async fn verify_all(
+    x: &Exchange,
+    peer: &Peer,
+    key: NodePublicKey,
+    envelopes: Vec<Envelope>,
+    now: OffsetDateTime,
+) -> Result<(Vec<Verified>, Option<Refusal>), tokio::task::JoinError> {
+    let shared = Arc::new((x.party, x.settings.clone(), peer.clone()));
+    let mut chunks = Vec::new();
+    let mut envelopes = envelopes.into_iter().peekable();
+    let mut start = 0;
+    while envelopes.peek().is_some() {
+        let chunk: Vec<Envelope> = envelopes.by_ref().take(VERIFY_CHUNK).collect();
+        let first = start;
+        start += chunk.len();
+        let shared = Arc::clone(&shared);
+        chunks.push(tokio::task::spawn_blocking(move || {
+            let (me, settings, peer) = &*shared;
+            let mut out = Vec::with_capacity(chunk.len());
+            for (i, envelope) in chunk.into_iter().enumerate() {
+                match verify(*me, settings, peer, &key, envelope, now) {
+                    Ok(v) => out.push(v),
+                    Err(r) => return (out, Some(r.at(first + i))),
+                }
+            }
+            (out, None)
+        }));
+    }
+    let mut verified = Vec::with_capacity(start);
+    for chunk in chunks {
+        let (mut ok, refusal) = chunk.await?;
+        verified.append(&mut ok);
+        if refusal.is_some() {
+            // Later chunks were checked too, but nothing after the first failure is kept.
+            return Ok((verified, refusal));
+        }
+    }
+    Ok((verified, None))
+}
+
 type Decider = Box<dyn Fn(&ExchangeItem) -> Result<ItemState, StepRefused> + Send + Sync>;
 
 enum Pending {
@@ -988,7 +1029,8 @@ struct Verified {
 /// Every check that needs no database: format, sender, signature, recipient, freshness, type,
 /// body.
 fn verify(
-    x: &Exchange,
+    me: PartyCode,
+    settings: &ExchangeSettings,
     peer: &Peer,
     key: &NodePublicKey,
     envelope: Envelope,
@@ -1010,7 +1052,7 @@ fn verify(
     }
     let verified = envelope.open(key).map_err(|e| exchange_refusal(&e))?;
     let header = verified.header().clone();
-    check_recipient(&header, x.party).map_err(|e| exchange_refusal(&e))?;
+    check_recipient(&header, me).map_err(|e| exchange_refusal(&e))?;
     // Freshness guards against old messages presented as new; one below the next expected seq
     // is a resend of something already accepted (after a lost receipt, however late), which the
     // store acknowledges again by id and hash, or refuses as a replay.
@@ -1018,8 +1060,8 @@ fn verify(
         check_freshness(
             &header,
             now,
-            time::Duration::try_from(x.settings.max_age).unwrap_or(time::Duration::MAX),
-            time::Duration::try_from(x.settings.max_skew).unwrap_or(time::Duration::ZERO),
+            time::Duration::try_from(settings.max_age).unwrap_or(time::Duration::MAX),
+            time::Duration::try_from(settings.max_skew).unwrap_or(time::Duration::ZERO),
         )
         .map_err(|e| exchange_refusal(&e))?;
     }
@@ -1047,7 +1089,7 @@ fn verify(
         )
     })?;
     let body = String::from_utf8_lossy(verified.body()).into_owned();
-    let sealed_env = sealed(verified.envelope())
+    let sealed_env = sealed(verified.envelope(), &header)
         .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, "malformed-body", e))?;
     let effect = match kind {
         MessageKind::Referral | MessageKind::Request => {
@@ -1063,7 +1105,7 @@ fn verify(
                 id: header.id(),
                 kind,
                 originator: peer.party,
-                recipient: x.party,
+                recipient: me,
                 subtype: subtype.to_owned(),
                 urgency: urgency.as_str().to_owned(),
                 summary,

@@ -300,12 +300,12 @@ async fn load_item(
 /// without it.
 async fn recipient(
     state: &AppState,
-    body: &Value,
+    body: Value,
     e: &mut Errors,
 ) -> Result<(Option<PartyCode>, Value), ApiError> {
-    let mut rest = body.clone();
+    let mut rest = body;
     let to = match rest.as_object_mut().and_then(|o| o.remove("to")) {
-        None if body.is_object() => {
+        None if rest.is_object() => {
             e.push("/to", FieldErrorCode::Missing);
             None
         }
@@ -341,7 +341,7 @@ async fn compose(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
-    body: &Value,
+    body: Value,
 ) -> Result<axum::response::Response, ApiError> {
     let x = exchange(state)?;
     let rk = resource_kind(kind);
@@ -417,10 +417,12 @@ async fn compose(
     let sent = x.send_item(&who.ctx(now()), &outgoing).await?;
     Ok((
         StatusCode::CREATED,
+        // The content just checked and sent is what the stored body holds: no need to parse
+        // the body back.
         Json(item_out(
             x,
             &sent.item,
-            content_of(&sent.item),
+            c.content,
             OffsetDateTime::now_utc(),
         )),
     )
@@ -438,17 +440,13 @@ async fn step(
     let x = exchange(state)?;
     // Whether the user may take a step depends on the item (an agency user's, on whether it is
     // assigned to its agency), so the policy is asked about the item itself.
-    let (item, _) = load_item(state, who, kind, raw, Act::Update).await?;
+    let (item, content) = load_item(state, who, kind, raw, Act::Update).await?;
     let step = read(body).map_err(ApiError::Invalid)?;
     let sent = x.send_step(&who.ctx(now()), &item, step).await?;
     Ok((
         StatusCode::OK,
-        Json(item_out(
-            x,
-            &sent.item,
-            content_of(&sent.item),
-            OffsetDateTime::now_utc(),
-        )),
+        // A step does not change the item's content, read above.
+        Json(item_out(x, &sent.item, content, OffsetDateTime::now_utc())),
     )
         .into_response())
 }
@@ -647,7 +645,7 @@ pub async fn create_referral(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<axum::response::Response, ApiError> {
-    compose(&state, &who, ItemKind::Referral, &body).await
+    compose(&state, &who, ItemKind::Referral, body).await
 }
 
 /// `GET /api/v1/referrals/{id}`
@@ -765,7 +763,7 @@ pub async fn create_request(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<axum::response::Response, ApiError> {
-    compose(&state, &who, ItemKind::Request, &body).await
+    compose(&state, &who, ItemKind::Request, body).await
 }
 
 /// `GET /api/v1/requests/{id}`
