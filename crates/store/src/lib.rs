@@ -11,6 +11,7 @@
 //! text, instants as microseconds since the Unix epoch, dates as ISO 8601 text (which sorts).
 
 pub mod audit;
+pub mod credentials;
 pub mod error;
 pub mod exchange;
 pub mod postgres;

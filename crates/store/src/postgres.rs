@@ -24,6 +24,7 @@ const WRITE_LOCK_KEY: i64 = 0x7075_656e_7465;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    credentials: std::sync::Arc<crate::credentials::CredentialMemory>,
 }
 
 impl PgStore {
@@ -43,7 +44,10 @@ impl PgStore {
             .await
             .map_err(crate::StoreError::Migrate)?;
         tracing::debug!("connected PostgreSQL store");
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            credentials: std::sync::Arc::default(),
+        })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -62,6 +66,7 @@ impl PgStore {
 #[async_trait]
 impl Backend for PgStore {
     type Db = Postgres;
+    type ReadConn = sqlx::pool::PoolConnection<Postgres>;
     const NAME: &'static str = "postgres";
 
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {
@@ -75,6 +80,10 @@ impl Backend for PgStore {
             Ok(tx)
         })
         .await
+    }
+
+    fn credentials(&self) -> &crate::credentials::CredentialMemory {
+        &self.credentials
     }
 
     async fn after_bulk_load(&self) -> sqlx::Result<()> {

@@ -26,6 +26,7 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry, AuditVerification, ChainVerifier, NewAuditEntry};
+use crate::credentials::CredentialMemory;
 use crate::exchange::{
     Accepted, Effect, EnvelopeRecord, ExchangeItem, Inbound, ItemFilter, NewPeer, Peer,
     ReceiptSealer, ReceiveReport, SealedEnvelope, Sealer, Sent,
@@ -342,11 +343,12 @@ pub(crate) trait Conn: Send {
 /// Implements [`Conn`] for one sqlx connection type: binding is the same code for both, but
 /// sqlx's query types are per database.
 macro_rules! impl_conn {
-    ($conn:ty, $db:ty) => {
+    ($conn:ty, $db:ty, $text:path) => {
         #[async_trait]
         impl Conn for $conn {
             async fn run(&mut self, sql: &Sql) -> sqlx::Result<u64> {
-                let mut q = sqlx::query::<$db>(&sql.text);
+                let text = $text(sql);
+                let mut q = sqlx::query::<$db>(&text);
                 for a in &sql.args {
                     q = match a {
                         Arg::Text(s) => q.bind(s.as_str()),
@@ -361,7 +363,8 @@ macro_rules! impl_conn {
             }
 
             async fn fetch<R: BothRow>(&mut self, sql: &Sql) -> sqlx::Result<Vec<R>> {
-                let mut q = sqlx::query_as::<$db, R>(&sql.text);
+                let text = $text(sql);
+                let mut q = sqlx::query_as::<$db, R>(&text);
                 for a in &sql.args {
                     q = match a {
                         Arg::Text(s) => q.bind(s.as_str()),
@@ -378,8 +381,67 @@ macro_rules! impl_conn {
     };
 }
 
-impl_conn!(sqlx::SqliteConnection, Sqlite);
-impl_conn!(sqlx::PgConnection, Postgres);
+impl_conn!(sqlx::SqliteConnection, Sqlite, sqlite_text);
+impl_conn!(sqlx::PgConnection, Postgres, pg_text);
+
+/// PostgreSQL takes the statement as written.
+fn pg_text(sql: &Sql) -> std::borrow::Cow<'_, str> {
+    std::borrow::Cow::Borrowed(&sql.text)
+}
+
+/// Statements with this many arguments or more are bound by position on SQLite.
+const POSITIONAL_FROM: usize = 8;
+
+/// The statement for SQLite: when its placeholders are `$1`, `$2`, … `$n`, each once and in
+/// order (as multi-row INSERTs and `IN` lists are built), they become anonymous `?`s, which bind
+/// the same arguments in the same order. sqlx-sqlite asks SQLite the name of every numbered
+/// parameter it binds, and SQLite finds each by a linear scan: a statement of n numbered
+/// parameters costs n² to bind, anonymous ones n.
+fn sqlite_text(sql: &Sql) -> std::borrow::Cow<'_, str> {
+    if sql.args.len() < POSITIONAL_FROM {
+        return std::borrow::Cow::Borrowed(&sql.text);
+    }
+    match positional(&sql.text, sql.args.len()) {
+        Some(text) => std::borrow::Cow::Owned(text),
+        None => std::borrow::Cow::Borrowed(&sql.text),
+    }
+}
+
+/// `text` with `$1` … `$n` replaced by `?`, if those are its placeholders, each once and in
+/// order; otherwise `None`.
+fn positional(text: &str, n: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut expected = 1usize;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 {
+                let number: usize = text[i + 1..i + 1 + digits].parse().ok()?;
+                if number != expected {
+                    return None;
+                }
+                expected += 1;
+                out.push_str(&text[copied..i]);
+                out.push('?');
+                i += 1 + digits;
+                copied = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if expected != n + 1 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
 
 pub(crate) type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
 
@@ -404,6 +466,8 @@ where
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + 'static {
     type Db: sqlx::Database<Connection: Conn>;
+    /// What `read_one` hands out: a connection of the backend's, returned when dropped.
+    type ReadConn: std::ops::DerefMut<Target = <Self::Db as sqlx::Database>::Connection> + Send;
     const NAME: &'static str;
     /// A transaction in which this node's writes happen one at a time.
     async fn begin_write(&self) -> sqlx::Result<Tx<Self>>;
@@ -412,9 +476,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// A connection for a read that is one statement, which is its own snapshot on both
     /// databases: no BEGIN and COMMIT, which on SQLite are two more hand-offs to the
     /// connection's thread on the hot paths (a request's token, a peer, the outbox).
-    async fn read_one(&self) -> sqlx::Result<sqlx::pool::PoolConnection<Self::Db>>;
+    async fn read_one(&self) -> sqlx::Result<Self::ReadConn>;
     /// The housekeeping of [`Store::after_bulk_load`]: the one thing the backends do differently.
     async fn after_bulk_load(&self) -> sqlx::Result<()>;
+    /// What tokens named lately (see `credentials`), shared by this store's clones.
+    fn credentials(&self) -> &CredentialMemory;
 }
 
 pub(crate) async fn fetch_one<R: BothRow, C: Conn + ?Sized>(
@@ -1238,6 +1304,7 @@ impl<B: Backend> Store for B {
         version: i64,
         changes: &UserChanges,
     ) -> Result<User> {
+        self.credentials().forget();
         let mut tx = self.begin_write().await?;
         let n = tx
             .run(
@@ -1275,6 +1342,7 @@ impl<B: Backend> Store for B {
         audit_write(&mut *tx, ctx, "user.update", id_text(id), detail).await?;
         let out = written("user", id, user_in(&mut *tx, id).await?)?;
         tx.commit().await?;
+        self.credentials().forget();
         Ok(out)
     }
 
@@ -1313,6 +1381,10 @@ impl<B: Backend> Store for B {
     }
 
     async fn user_by_token(&self, secret_hash: &[u8; 32]) -> Result<Option<User>> {
+        if let Some(user) = self.credentials().recall(secret_hash) {
+            return Ok(Some(user));
+        }
+        let generation = self.credentials().generation();
         let mut c = self.read_one().await?;
         let sql = Sql::new(format!(
             "{} WHERE id = (SELECT user_id FROM tokens WHERE secret_hash = $1) \
@@ -1320,7 +1392,12 @@ impl<B: Backend> Store for B {
             user_select()
         ))
         .bind(hash_hex(secret_hash));
-        Ok(fetch_users(&mut *c, &sql).await?.into_iter().next())
+        let user = fetch_users(&mut *c, &sql).await?.into_iter().next();
+        drop(c);
+        if let Some(user) = &user {
+            self.credentials().remember(generation, *secret_hash, user);
+        }
+        Ok(user)
     }
 
     async fn list_tokens(&self, user: Option<Uuid>) -> Result<Vec<TokenInfo>> {
@@ -1337,6 +1414,7 @@ impl<B: Backend> Store for B {
     }
 
     async fn revoke_token(&self, ctx: &WriteCtx, id: Uuid) -> Result<TokenInfo> {
+        self.credentials().forget();
         let mut tx = self.begin_write().await?;
         let row: Option<(String, String, String, i64)> = fetch_one(
             &mut *tx,
@@ -1353,6 +1431,7 @@ impl<B: Backend> Store for B {
         let detail = json!({ "user": id_text(info.user), "label": info.label });
         audit_write(&mut *tx, ctx, "token.revoke", id_text(id), detail).await?;
         tx.commit().await?;
+        self.credentials().forget();
         Ok(info)
     }
 
@@ -2165,6 +2244,33 @@ impl<B: Backend> Store for B {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_placeholders_in_order_become_positional() {
+        assert_eq!(
+            positional("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)", 4).as_deref(),
+            Some("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)")
+        );
+        // `$` not followed by a digit (a JSON path) is left as it is.
+        assert_eq!(
+            positional("SELECT json_extract(x, '$.a') FROM t WHERE a = $1", 1).as_deref(),
+            Some("SELECT json_extract(x, '$.a') FROM t WHERE a = ?")
+        );
+        // Reused, out of order, missing or extra placeholders keep their numbers.
+        assert_eq!(positional("a = $1 OR b = $1", 1), None);
+        assert_eq!(positional("a = $2 AND b = $1", 2), None);
+        assert_eq!(positional("a = $1 AND b = $3", 3), None);
+        assert_eq!(positional("a = $1 AND b = $2", 3), None);
+        assert_eq!(positional("a = $1 AND b = $2 AND c = $3", 2), None);
+        let many = Sql::new("x").bind_all((0..10).map(Arg::Int));
+        let mut many = many;
+        many.text = (1..=10)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(sqlite_text(&many), "?,?,?,?,?,?,?,?,?,?");
+        assert_eq!(pg_text(&many), many.text);
+    }
 
     #[test]
     fn statements_number_their_placeholders_in_order() {

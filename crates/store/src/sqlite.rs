@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::Result;
 use crate::sql::Backend;
@@ -32,12 +32,19 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// reached only if the background task falls behind.
 const BACKSTOP_PAGES: &str = "20000";
 
+/// The write connection's page cache (negative: KiB), larger than SQLite's 2 MiB default so the
+/// pages every write touches (indexes, the peers row, the tails of the tables) stay in memory.
+const WRITER_CACHE_KIB: &str = "-16384";
+
 /// A node's store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Connections for reads that are one statement (`Backend::read_one`).
+    single: Arc<Readers>,
     checkpoint: SqlitePool,
+    credentials: Arc<crate::credentials::CredentialMemory>,
     /// The background checkpointer stops once every clone of the store is gone.
     _alive: Arc<()>,
 }
@@ -51,13 +58,22 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Statement journals (which let one multi-row INSERT be undone alone) stay in memory
+            // instead of spilling to temporary files: they are small, and those writes were a
+            // visible share of a busy node's time.
+            .pragma("temp_store", "memory");
         // An embedded file has no connection to lose: sqlx's test before each acquire (a ping,
         // one more hand-off to the connection's thread) buys nothing here.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", BACKSTOP_PAGES))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", BACKSTOP_PAGES)
+                    .pragma("cache_size", WRITER_CACHE_KIB),
+            )
             .await?;
         MIGRATOR
             .run(&write)
@@ -69,6 +85,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        let single = Arc::new(Readers::new(options.clone()));
         let checkpoint = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
@@ -79,7 +96,9 @@ impl SqliteStore {
         Ok(Self {
             write,
             read,
+            single,
             checkpoint,
+            credentials: Arc::default(),
             _alive: alive,
         })
     }
@@ -88,6 +107,7 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+        self.single.close().await;
         self.checkpoint.close().await;
     }
 
@@ -119,9 +139,96 @@ async fn checkpoint_wal(pool: SqlitePool, alive: Weak<()>) {
     pool.close().await;
 }
 
+/// How many connections serve one-statement reads.
+const SINGLE_READERS: usize = 4;
+
+/// Connections for one-statement reads, kept outside sqlx's pool. A pooled connection is
+/// pinged on its way back to the pool (sqlx tests it on release, whatever the options), and on
+/// SQLite every ping is another round trip to the connection's own thread: on the hottest read,
+/// the token of every API request, that doubled the hand-offs. A statement needs no such test:
+/// if its future is dropped, sqlx's worker still finishes and resets the statement, so the
+/// connection goes back ready.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    options: SqliteConnectOptions,
+    idle: std::sync::Mutex<Vec<SqliteConnection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Readers {
+    fn new(options: SqliteConnectOptions) -> Self {
+        Self {
+            options,
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(SINGLE_READERS)),
+        }
+    }
+
+    async fn acquire(self: &Arc<Self>) -> sqlx::Result<ReadConn> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => SqliteConnection::connect_with(&self.options).await?,
+        };
+        Ok(ReadConn {
+            conn: Some(conn),
+            home: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    async fn close(&self) {
+        self.permits.close();
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => Vec::new(),
+        };
+        for conn in idle {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A connection from [`Readers`], back to them when dropped.
+#[derive(Debug)]
+pub struct ReadConn {
+    conn: Option<SqliteConnection>,
+    home: Arc<Readers>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for ReadConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        // `conn` is only taken in `drop`.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for ReadConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.home.idle.lock()) {
+            if !self.home.permits.is_closed() {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Backend for SqliteStore {
     type Db = Sqlite;
+    type ReadConn = ReadConn;
     const NAME: &'static str = "sqlite";
 
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
@@ -131,8 +238,12 @@ impl Backend for SqliteStore {
         crate::sql::begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
     }
 
-    async fn read_one(&self) -> sqlx::Result<sqlx::pool::PoolConnection<Sqlite>> {
-        self.read.acquire().await
+    async fn read_one(&self) -> sqlx::Result<ReadConn> {
+        self.single.acquire().await
+    }
+
+    fn credentials(&self) -> &crate::credentials::CredentialMemory {
+        &self.credentials
     }
 
     async fn after_bulk_load(&self) -> sqlx::Result<()> {

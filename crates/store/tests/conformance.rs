@@ -167,6 +167,7 @@ conformance!(
     init_once,
     users_round_trip_and_conflicts,
     tokens_and_sessions,
+    token_changes_from_another_process_take_effect_within_the_memory,
     commitments_filters_and_keyset_paging,
     commitment_update_and_stale_version,
     unknown_indicator_writes_nothing,
@@ -511,6 +512,30 @@ async fn users_round_trip_and_conflicts(h: H) {
     }
 }
 
+/// A token revoked by another process on the same database (here, raw SQL beside the store, as
+/// `puente token revoke` beside a running node) stops working once the lookup the store
+/// remembers has aged out: within `TOKEN_MEMORY`, and not before the store was asked again.
+async fn token_changes_from_another_process_take_effect_within_the_memory(h: H) {
+    let s = h.s();
+    let ana = s.create_user(&ctx(), &user("ana")).await.unwrap();
+    let secret = [6u8; 32];
+    s.create_token(&ctx(), Uuid::now_v7(), ana.meta.id, &secret, "ci")
+        .await
+        .unwrap();
+    assert!(s.user_by_token(&secret).await.unwrap().is_some());
+    assert_eq!(h.raw("DELETE FROM tokens").await, 1);
+    let deadline = std::time::Instant::now() + puente_store::credentials::TOKEN_MEMORY * 3;
+    while s.user_by_token(&secret).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a token deleted elsewhere still works after three times the memory"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Forgotten for good: nothing remembers a token that names nobody.
+    assert_eq!(s.user_by_token(&secret).await.unwrap(), None);
+}
+
 async fn tokens_and_sessions(h: H) {
     let s = h.s();
     let ana = s.create_user(&ctx(), &user("ana")).await.unwrap();
@@ -606,6 +631,16 @@ async fn tokens_and_sessions(h: H) {
     };
     s.update_user(&ctx(), ana.meta.id, 3, &lang).await.unwrap();
     assert!(s.user_by_session(&second, now).await.unwrap().is_some());
+    // A token's user as remembered is forgotten by any change made through the store.
+    assert_eq!(
+        s.user_by_token(&secret)
+            .await
+            .unwrap()
+            .unwrap()
+            .lang
+            .as_deref(),
+        Some("es")
+    );
     let password = UserChanges {
         password_hash: Some("$argon2id$new".to_owned()),
         ..lang

@@ -1141,10 +1141,15 @@ async fn user_management_rules(backend: Backend) {
         "a generated password, shown once"
     );
     let upath = format!("/api/v1/users/{}", u["id"].as_str().unwrap());
+    // Ana's token works, and the node remembers what it names for a moment...
+    let ana = Api::new(&node, &node.token("ana").await);
+    assert_eq!(ana.get("/api/v1/me").await.0, StatusCode::OK);
     // Disabling keeps everything else; a later change of one field does not re-enable.
     let (_, d) = admin
         .put(&upath, json!({"disabled": true, "version": 1}))
         .await;
+    // ...but a change made through the node takes effect at once.
+    assert_eq!(ana.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         (
             d["disabled"].as_bool(),
