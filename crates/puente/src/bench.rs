@@ -278,6 +278,11 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// CPU time the child has used so far (user and system, all its threads).
+    pub(crate) fn cpu_time(&self) -> Option<Duration> {
+        process_cpu_time(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -288,6 +293,18 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A process's CPU time (utime + stime) from its `/proc/PID/stat`, at the kernel's 100 ticks a
+/// second. The command name (field 2) may hold spaces, so fields are counted after its `)`.
+pub(crate) fn process_cpu_time(stat_path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// Busy and total time of all CPUs so far, from `/proc/stat`, in clock ticks. Busy includes

@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::bench::{BenchDir, Server, ms, percentile, settle};
+use crate::bench::{BenchDir, Server, ms, percentile, process_cpu_time, settle};
 use crate::cli::BenchExchangeArgs;
 use crate::config::NodeDir;
 use crate::identity::NodeIdentity;
@@ -101,7 +101,7 @@ pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
         let first = create(&client, &base, &token, "warm-up 0").await?;
         drain(&client, &base, &token).await?;
         eprintln!("bench: the first referral ({first}) made the round trip");
-        let throughput = throughput(&client, &base, &token, &args).await?;
+        let throughput = throughput(&client, &base, &token, &args, [&us, &mx]).await?;
         let latency = latency(&client, &base, &token, &args, &us_dir).await?;
         let rss = (us.peak_rss_kib(), mx.peak_rss_kib());
         let catch_up = if args.backlog > 0 {
@@ -158,21 +158,18 @@ async fn catch_up(
     mx.stop();
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
+    let addr = base.strip_prefix("http://").unwrap_or(base).to_owned();
     for _ in 0..args.clients {
-        let (client, base, token, next) = (
-            client.clone(),
-            base.to_owned(),
-            token.to_owned(),
-            next.clone(),
-        );
+        let (addr, token, next) = (addr.clone(), token.to_owned(), next.clone());
         let total = u64::from(args.backlog);
         tasks.push(tokio::spawn(async move {
+            let mut creator = Creator::connect(&addr, &token).await?;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total {
                     return Ok::<_, anyhow::Error>(());
                 }
-                create(&client, &base, &token, &format!("catch-up {i}")).await?;
+                creator.create(&format!("catch-up {i}")).await?;
             }
         }));
     }
@@ -273,6 +270,81 @@ struct Created {
     id: Uuid,
 }
 
+/// One client of the load generator: its own keep-alive HTTP/1 connection to US, and the
+/// referral body serialised once, around the summary that differs per request.
+struct Creator {
+    send: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    authorization: hyper::header::HeaderValue,
+    host: hyper::header::HeaderValue,
+    body: (Vec<u8>, Vec<u8>),
+}
+
+impl Creator {
+    async fn connect(addr: &str, token: &str) -> Result<Creator> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+        let (send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .context("the HTTP/1 handshake")?;
+        tokio::spawn(conn);
+        const MARK: &str = "\u{1}summary\u{1}";
+        let template = serde_json::to_string(&referral(MARK)).context("serialising a referral")?;
+        let quoted = serde_json::to_string(MARK).context("serialising a referral")?;
+        let (before, after) = template
+            .split_once(&quoted)
+            .context("the referral template has no summary")?;
+        Ok(Creator {
+            send,
+            authorization: format!("Bearer {token}")
+                .parse()
+                .context("the token as a header")?,
+            host: addr.parse().context("the address as a header")?,
+            body: (before.as_bytes().to_vec(), after.as_bytes().to_vec()),
+        })
+    }
+
+    /// Creates one referral over this client's connection; its id.
+    async fn create(&mut self, summary: &str) -> Result<Uuid> {
+        use http_body_util::BodyExt as _;
+        let mut body =
+            Vec::with_capacity(self.body.0.len() + summary.len() + self.body.1.len() + 2);
+        body.extend_from_slice(&self.body.0);
+        serde_json::to_writer(&mut body, summary).context("serialising a summary")?;
+        body.extend_from_slice(&self.body.1);
+        let request = hyper::Request::post("/api/v1/referrals")
+            .header(hyper::header::HOST, self.host.clone())
+            .header(hyper::header::AUTHORIZATION, self.authorization.clone())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .context("building a request")?;
+        self.send.ready().await.context("the connection to US")?;
+        let response = self
+            .send
+            .send_request(request)
+            .await
+            .context("sending a referral")?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .context("reading the answer")?
+            .to_bytes();
+        if status != hyper::StatusCode::CREATED {
+            bail!(
+                "creating a referral answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        serde_json::from_slice::<Created>(&bytes)
+            .map(|c| c.id)
+            .map_err(|e| anyhow!("the answer has no id ({e})"))
+    }
+}
+
 /// Creates one referral; its id. The load generator shares the machine with both nodes, so it
 /// does as little as it can: the body is serialised directly and only the id read back.
 async fn create(client: &reqwest::Client, base: &str, token: &str, summary: &str) -> Result<Uuid> {
@@ -321,6 +393,8 @@ struct Throughput {
     errors: u64,
     create_secs: f64,
     total_secs: f64,
+    /// CPU time per referral created, over the phase and its drain: US, MX, the load generator.
+    cpu_per_referral: [Option<Duration>; 3],
 }
 
 async fn throughput(
@@ -328,42 +402,66 @@ async fn throughput(
     base: &str,
     token: &str,
     args: &BenchExchangeArgs,
+    servers: [&Server; 2],
 ) -> Result<Throughput> {
     eprintln!(
         "bench: throughput — {} clients for {} s",
         args.clients, args.throughput_seconds
     );
+    let cpu = || {
+        [
+            servers[0].cpu_time(),
+            servers[1].cpu_time(),
+            process_cpu_time("/proc/self/stat"),
+        ]
+    };
+    let cpu_before = cpu();
     let stop = Arc::new(AtomicBool::new(false));
     let created = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
+    let addr = base.strip_prefix("http://").unwrap_or(base).to_owned();
     for c in 0..args.clients {
-        let (client, base, token) = (client.clone(), base.to_owned(), token.to_owned());
+        let (addr, token) = (addr.clone(), token.to_owned());
         let (stop, created, errors) = (stop.clone(), created.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
+            let mut creator = Creator::connect(&addr, &token).await?;
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                match create(&client, &base, &token, &format!("throughput {c}-{i}")).await {
+                match creator.create(&format!("throughput {c}-{i}")).await {
                     Ok(_) => created.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => {
+                        // A failed request may leave the connection unusable: start afresh.
+                        creator = Creator::connect(&addr, &token).await?;
+                        errors.fetch_add(1, Ordering::Relaxed)
+                    }
                 };
                 i += 1;
             }
+            Ok::<_, anyhow::Error>(())
         }));
     }
     tokio::time::sleep(Duration::from_secs(u64::from(args.throughput_seconds))).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
-        t.await.map_err(|e| anyhow!("a client task failed: {e}"))?;
+        t.await
+            .map_err(|e| anyhow!("a client task failed: {e}"))??;
     }
     let create_secs = start.elapsed().as_secs_f64();
     let drained = drain(client, base, token).await?;
+    let cpu_after = cpu();
+    let created = created.load(Ordering::Relaxed);
+    let cpu_per_referral = std::array::from_fn(|i| {
+        let used = cpu_after[i]?.checked_sub(cpu_before[i]?)?;
+        Some(used.div_f64(created.max(1) as f64))
+    });
     Ok(Throughput {
-        created: created.load(Ordering::Relaxed),
+        created,
         errors: errors.load(Ordering::Relaxed),
         create_secs,
         total_secs: drained.duration_since(start).as_secs_f64(),
+        cpu_per_referral,
     })
 }
 
@@ -511,6 +609,20 @@ fn report(
         t.created as f64 / t.create_secs.max(f64::EPSILON),
         t.errors,
         t.total_secs
+    );
+    let us = |d: Option<Duration>| {
+        d.map_or_else(
+            || "n/a".to_owned(),
+            |d| format!("{:.0} µs", d.as_secs_f64() * 1e6),
+        )
+    };
+    let [cpu_us, cpu_mx, cpu_gen] = t.cpu_per_referral;
+    println!(
+        "CPU per referral over the throughput phase and its drain (user + system, all threads): \
+         US {}, MX {}, load generator {}.\n",
+        us(cpu_us),
+        us(cpu_mx),
+        us(cpu_gen)
     );
     println!(
         "Latency at {} referrals/s offered for {} s (open loop, after {} s of warm-up), from each \

@@ -206,8 +206,10 @@ pub struct BenchExchangeArgs {
     /// Seconds of the throughput phase.
     #[arg(long, default_value_t = 20)]
     pub throughput_seconds: u32,
-    /// Concurrent clients in the throughput phase.
-    #[arg(long, default_value_t = 64)]
+    /// Concurrent clients in the throughput phase (each on its own connection). Enough that
+    /// the sender's group commit is never waiting for clients: every commit's fsync covers the
+    /// referrals that arrived during the previous one.
+    #[arg(long, default_value_t = 256)]
     pub clients: usize,
     /// Referrals queued for the catch-up phase while the receiving node is down (0 skips it).
     #[arg(long, default_value_t = 20_000)]
