@@ -424,6 +424,16 @@ impl Exchange {
     ) {
         let mut backoff = self.settings.retry_min;
         let mut client: Option<(CertFingerprint, reqwest::Client)> = None;
+        // Receipts are recorded by a task of their own, in order, so the next batch goes out
+        // while the last receipt waits for the node's one writer (busy with the API's sends
+        // under load). What was sent but is not yet recorded is skipped by seq (`sent_through`);
+        // if recording fails, `reset` sends the worker back to the outbox as stored, and
+        // anything sent again is only acknowledged again by the peer.
+        let reset = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (receipts, to_record) = mpsc::channel::<Receipt>(2);
+        let recorder =
+            tokio::spawn(Arc::clone(&self).record_receipts(to_record, Arc::clone(&reset)));
+        let mut sent_through = 0u64;
         while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
             // Registered before looking, so a send between the look and the wait is not missed.
             let filled = self.outbox_filled.notified();
@@ -434,8 +444,11 @@ impl Exchange {
             if stopped.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
-            match self.deliver_once(party, &mut client).await {
-                Ok(0) => {
+            if reset.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                sent_through = 0;
+            }
+            match self.deliver_once(party, &mut client, sent_through).await {
+                Ok(None) => {
                     backoff = self.settings.retry_min;
                     tokio::select! {
                         () = filled => {}
@@ -444,8 +457,21 @@ impl Exchange {
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }
-                Ok(_) => backoff = self.settings.retry_min,
-                Err(e) => {
+                Ok(Some((last, receipt))) => {
+                    backoff = self.settings.retry_min;
+                    sent_through = last;
+                    if receipts.send(receipt).await.is_err() {
+                        break;
+                    }
+                }
+                Err((e, receipt)) => {
+                    // What the peer accepted before refusing is recorded all the same.
+                    if let Some(receipt) = receipt {
+                        if receipts.send(receipt).await.is_err() {
+                            break;
+                        }
+                    }
+                    sent_through = 0;
                     let reason = e.to_string();
                     tracing::info!(peer = %party, error = %reason, "delivery failed; will retry");
                     if let Err(e) = self
@@ -463,99 +489,149 @@ impl Exchange {
                 }
             }
         }
+        // The receipts already taken are recorded before the worker ends.
+        drop(receipts);
+        let _ = recorder.await;
     }
 
-    /// Sends one batch from the outbox to `party`; how many envelopes the receipt covered.
+    /// Records verified receipts in the order they came, until the worker hangs up.
+    async fn record_receipts(
+        self: Arc<Self>,
+        mut receipts: mpsc::Receiver<Receipt>,
+        reset: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        while let Some(r) = receipts.recv().await {
+            if let Err(e) = self
+                .store
+                .record_receipt(r.peer, &r.receipt, &r.accepted, OffsetDateTime::now_utc())
+                .await
+            {
+                tracing::warn!(peer = %r.peer, error = %e, "recording a receipt failed; the envelopes it covers will be sent again");
+                reset.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Sends one batch from the outbox to `party`, from the seq after `after`: the last seq it
+    /// sent and the peer's verified receipt, or `None` if there was nothing to send. A refusal
+    /// comes with the receipt of what the peer accepted before it, if any.
     async fn deliver_once(
         &self,
         party: PartyCode,
         client: &mut Option<(CertFingerprint, reqwest::Client)>,
-    ) -> Result<u64, ExchangeError> {
+        after: u64,
+    ) -> Result<Option<(u64, Receipt)>, (ExchangeError, Option<Receipt>)> {
         let limit = u32::try_from(self.settings.max_batch).unwrap_or(u32::MAX);
-        let batch = self.store.outbox(party, limit).await?;
-        if batch.is_empty() {
-            return Ok(0);
-        }
+        let batch = self
+            .store
+            .outbox_after(party, after, limit)
+            .await
+            .map_err(|e| (e.into(), None))?;
+        let Some(last) = batch.last().map(|r| r.envelope.seq) else {
+            return Ok(None);
+        };
         let peer = self
             .store
             .peer(party)
-            .await?
-            .ok_or(ExchangeError::UnknownPeer { party })?;
-        let pinned = CertFingerprint::parse(&peer.tls_fingerprint)?;
+            .await
+            .map_err(|e| (e.into(), None))?
+            .ok_or((ExchangeError::UnknownPeer { party }, None))?;
+        let pinned = CertFingerprint::parse(&peer.tls_fingerprint).map_err(|e| (e.into(), None))?;
         let http = match client {
             Some((fp, c)) if *fp == pinned => c.clone(),
             _ => {
-                let c = reqwest_client(&self.tls, pinned, Timeouts::default())?;
+                let c = reqwest_client(&self.tls, pinned, Timeouts::default())
+                    .map_err(|e| (e.into(), None))?;
                 *client = Some((pinned, c.clone()));
                 c
             }
         };
         let mut envelopes = Vec::with_capacity(batch.len());
         for record in &batch {
-            envelopes.push(Envelope::from_signed_bytes(
-                record.envelope.signed.as_bytes(),
-                self.settings.max_body_bytes,
-            )?);
+            envelopes.push(
+                Envelope::from_signed_bytes(
+                    record.envelope.signed.as_bytes(),
+                    self.settings.max_body_bytes,
+                )
+                .map_err(|e| (e, None))?,
+            );
         }
         let url = format!("{}{ENVELOPES_PATH}", peer.endpoint.trim_end_matches('/'));
+        let transport = |e: reqwest::Error| {
+            (
+                ExchangeError::Delivery {
+                    reason: transport_error(&e),
+                },
+                None,
+            )
+        };
         let response = http
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .body(encode_batch(&envelopes))
             .send()
             .await
-            .map_err(|e| ExchangeError::Delivery {
-                reason: transport_error(&e),
-            })?;
+            .map_err(transport)?;
         let status = response.status();
         // A receipt (or a problem document carrying one) is small; a peer's answer is read no
         // further than the largest one could be.
         let cap = crate::envelope::transport_max_len(self.settings.max_body_bytes);
         let mut response = response;
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ExchangeError::Delivery {
-                reason: transport_error(&e),
-            })?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if bytes.len() + chunk.len() > cap {
-                return Err(ExchangeError::Delivery {
-                    reason: format!("the peer answered {status} with more than {cap} bytes"),
-                });
+                return Err((
+                    ExchangeError::Delivery {
+                        reason: format!("the peer answered {status} with more than {cap} bytes"),
+                    },
+                    None,
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
-        let answer: Value =
-            serde_json::from_slice(&bytes).map_err(|_| ExchangeError::Delivery {
-                reason: format!("the peer answered {status} with a body that is not JSON"),
-            })?;
-        let mut covered = 0;
-        if let Some(receipt) = answer.get("receipt") {
-            covered = self.take_receipt(&peer, receipt).await?;
-        }
-        if status.is_success() {
-            Ok(covered)
-        } else {
-            // The peer's words are kept short: they end up in the log and on the peers page.
-            let short = |v: Option<&Value>| -> String {
-                v.and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(300)
-                    .collect()
-            };
-            let (code, detail) = (short(answer.get("code")), short(answer.get("detail")));
-            Err(ExchangeError::Delivery {
-                reason: format!("the peer refused the batch ({status}, {code}): {detail}"),
-            })
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            (
+                ExchangeError::Delivery {
+                    reason: format!("the peer answered {status} with a body that is not JSON"),
+                },
+                None,
+            )
+        })?;
+        let receipt = match answer.get("receipt") {
+            Some(r) => Some(self.verify_receipt(&peer, r).map_err(|e| (e, None))?),
+            None => None,
+        };
+        match (status.is_success(), receipt) {
+            (true, Some(receipt)) => Ok(Some((last, receipt))),
+            (true, None) => Err((
+                ExchangeError::Delivery {
+                    reason: format!("the peer answered {status} without a receipt"),
+                },
+                None,
+            )),
+            (false, receipt) => {
+                // The peer's words are kept short: they end up in the log and on the peers page.
+                let short = |v: Option<&Value>| -> String {
+                    v.and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(300)
+                        .collect()
+                };
+                let (code, detail) = (short(answer.get("code")), short(answer.get("detail")));
+                Err((
+                    ExchangeError::Delivery {
+                        reason: format!("the peer refused the batch ({status}, {code}): {detail}"),
+                    },
+                    receipt,
+                ))
+            }
         }
     }
 
-    /// Verifies a receipt from `peer` and records what it covers.
-    async fn take_receipt(&self, peer: &Peer, receipt: &Value) -> Result<u64, ExchangeError> {
+    /// Verifies a receipt from `peer`: what to record.
+    fn verify_receipt(&self, peer: &Peer, receipt: &Value) -> Result<Receipt, ExchangeError> {
         let text = serde_json::to_vec(receipt).map_err(ExchangeError::TransportJson)?;
         let envelope = Envelope::from_transport_json(&text, self.settings.max_body_bytes)?;
         let key = NodePublicKey::parse(&peer.signing_key)?;
@@ -578,13 +654,21 @@ impl Exchange {
                 hash: e.envelope_sha256,
             })
             .collect();
-        let sealed = sealed(verified.envelope(), verified.header())
+        let receipt = sealed(verified.envelope(), verified.header())
             .map_err(|reason| ExchangeError::Delivery { reason })?;
-        Ok(self
-            .store
-            .record_receipt(peer.party, &sealed, &accepted, OffsetDateTime::now_utc())
-            .await?)
+        Ok(Receipt {
+            peer: peer.party,
+            receipt,
+            accepted,
+        })
     }
+}
+
+/// A peer's verified receipt, to be recorded.
+struct Receipt {
+    peer: PartyCode,
+    receipt: SealedEnvelope,
+    accepted: Vec<Accepted>,
 }
 
 /// Seals an envelope from this node to `to` with the node key.

@@ -102,7 +102,18 @@ pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
         drain(&client, &base, &token).await?;
         eprintln!("bench: the first referral ({first}) made the round trip");
         let throughput = throughput(&client, &base, &token, &args, [&us, &mx]).await?;
-        let latency = latency(&client, &base, &token, &args, &us_dir).await?;
+        // The latency phase starts from a steady state, not in the wake of the burst: both
+        // nodes copying its WAL into their database files, the kernel writing it back.
+        let calm = settle().await;
+        eprintln!(
+            "bench: {} after the throughput phase",
+            calm.map_or("not quiet".to_owned(), |d| format!(
+                "quiet after {:.0} s",
+                d.as_secs_f64()
+            ))
+        );
+        let mut latency = latency(&client, &base, &token, &args, &us_dir).await?;
+        latency.calm = calm;
         let rss = (us.peak_rss_kib(), mx.peak_rss_kib());
         let catch_up = if args.backlog > 0 {
             Some(catch_up(&client, &base, &token, &args, &mut mx, &mx_dir).await?)
@@ -466,6 +477,8 @@ async fn throughput(
 }
 
 struct Latency {
+    /// How long the machine took to be quiet again after the throughput phase.
+    calm: Option<Duration>,
     sent: usize,
     errors: usize,
     p50: Duration,
@@ -567,6 +580,7 @@ async fn latency(
     latencies.sort_unstable();
     create_times.sort_unstable();
     Ok(Latency {
+        calm: None,
         sent: latencies.len(),
         errors,
         p50: percentile(&latencies, 50.0),
@@ -625,9 +639,18 @@ fn report(
         us(cpu_gen)
     );
     println!(
-        "Latency at {} referrals/s offered for {} s (open loop, after {} s of warm-up), from each \
-         referral's scheduled creation to its receipt stored at US:\n",
-        args.rate, args.seconds, args.warmup
+        "Latency at {} referrals/s offered for {} s (open loop, after {} s of warm-up; {}), from \
+         each referral's scheduled creation to its receipt stored at US:\n",
+        args.rate,
+        args.seconds,
+        args.warmup,
+        l.calm.map_or(
+            "the machine was NOT quiet again after the throughput phase".to_owned(),
+            |d| format!(
+                "started once the machine was quiet again, {:.0} s after the throughput phase",
+                d.as_secs_f64()
+            )
+        )
     );
     println!("| referrals | errors | p50 ms | p99 ms | max ms | API create p99 ms |");
     println!("|---:|---:|---:|---:|---:|---:|");

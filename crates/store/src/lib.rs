@@ -254,7 +254,17 @@ pub trait Store: Send + Sync + 'static {
     async fn send_batch(&self, jobs: Vec<SendJob>) -> Result<Vec<Result<Sent>>>;
     /// Outbound envelopes to `to` without a receipt, lowest seq first (none for an unknown
     /// peer).
-    async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>>;
+    async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>> {
+        self.outbox_after(to, 0, limit).await
+    }
+    /// Like `outbox`, from the seq after `after`: what a delivery worker has not sent yet while
+    /// the receipts of what it sent are still being recorded.
+    async fn outbox_after(
+        &self,
+        to: PartyCode,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeRecord>>;
     /// Records a verified receipt from `peer`: each listed envelope whose id, seq and hash match
     /// what was sent to `peer` is marked delivered; the receipt itself is stored; the peer's
     /// last contact is `now` and its last error cleared. Returns how many were newly marked.

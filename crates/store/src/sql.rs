@@ -1538,8 +1538,13 @@ impl<B: Backend> Store for B {
         sql_exchange::send_batch(self, jobs).await
     }
 
-    async fn outbox(&self, to: PartyCode, limit: u32) -> Result<Vec<EnvelopeRecord>> {
-        sql_exchange::outbox(self, to, limit).await
+    async fn outbox_after(
+        &self,
+        to: PartyCode,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeRecord>> {
+        sql_exchange::outbox(self, to, after, limit).await
     }
 
     async fn record_receipt(

@@ -624,14 +624,16 @@ async fn send_in<C: Conn + ?Sized>(
 pub(crate) async fn outbox<B: Backend>(
     b: &B,
     to: PartyCode,
+    after: u64,
     limit: u32,
 ) -> Result<Vec<EnvelopeRecord>> {
     let sql = Sql::new(format!(
         "{} WHERE peer = $1 AND direction = 'out' AND stream = 'message' \
-         AND delivered_at IS NULL ORDER BY seq LIMIT $2",
+         AND delivered_at IS NULL AND seq > $2 ORDER BY seq LIMIT $3",
         envelope_select()
     ))
     .bind(to.as_str())
+    .bind(seq_sql("envelope", to.as_str(), after)?)
     .bind(i64::from(limit));
     let mut c = b.read_one().await?;
     let out = fetch_envelopes(&mut *c, &sql).await?;
