@@ -13,7 +13,6 @@ pub mod error;
 pub mod items;
 pub mod json;
 pub mod keys;
-pub mod merkle;
 pub mod node;
 pub mod tls;
 pub mod wire;

@@ -2,10 +2,14 @@
 //! of a list of leaves, inclusion and consistency proofs, and the verification algorithms of
 //! §2.1.3.2 and §2.1.4.2. The exchange log (one per peer) is built on these.
 //!
-//! Generation here follows the RFC's recursive definitions over the whole list of leaf hashes:
-//! it is the reference, simple enough to check by reading. Verification is the RFC's iterative
-//! algorithm, which never sees the leaves; the tests check one against the other for every size
-//! and index up to a few hundred.
+//! Generation comes twice. `root`, `inclusion_proof` and `consistency_proof` follow the RFC's
+//! recursive definitions over the whole list of leaf hashes: they are the reference, simple
+//! enough to check by reading. A stored log cannot hold millions of leaves in memory, so
+//! `inclusion_ranges` and `consistency_ranges` walk the same recursion without the leaves and
+//! name, for each proof hash, the range of leaves it is the head of; `Subtrees` says which
+//! complete subtrees those heads are folded from, so a store can fetch just those (see
+//! `compact`). Verification is the RFC's iterative algorithm, which never sees the leaves; the
+//! tests check all three against each other for every size and index up to a few hundred.
 
 use sha2::{Digest, Sha256};
 
@@ -124,6 +128,116 @@ fn subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
         proof.push(root(&leaves[..k]));
     }
     proof
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proofs as ranges of leaves
+
+/// A range of leaves `[start, end)`: a proof hash is the head of one.
+pub type Range = (u64, u64);
+
+/// A complete subtree: `2^level` leaves from `index · 2^level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subtree {
+    pub level: u32,
+    pub index: u64,
+}
+
+impl Subtree {
+    pub fn start(&self) -> u64 {
+        self.index << self.level
+    }
+    pub fn end(&self) -> u64 {
+        (self.index + 1) << self.level
+    }
+}
+
+/// The largest power of two smaller than `n` (n > 1), for sizes beyond memory.
+fn split64(n: u64) -> u64 {
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
+/// The ranges whose heads make up PATH(index, D[size]), in proof order.
+pub fn inclusion_ranges(index: u64, size: u64) -> Result<Vec<Range>, MerkleError> {
+    if index >= size {
+        return Err(MerkleError::IndexOutOfRange { index, size });
+    }
+    let mut out = Vec::new();
+    path_ranges(index, 0, size, &mut out);
+    Ok(out)
+}
+
+fn path_ranges(m: u64, start: u64, end: u64, out: &mut Vec<Range>) {
+    let n = end - start;
+    if n <= 1 {
+        return;
+    }
+    let k = split64(n);
+    if m < k {
+        path_ranges(m, start, start + k, out);
+        out.push((start + k, end));
+    } else {
+        path_ranges(m - k, start + k, end, out);
+        out.push((start, start + k));
+    }
+}
+
+/// The ranges whose heads make up PROOF(first, D[second]), in proof order.
+pub fn consistency_ranges(first: u64, second: u64) -> Result<Vec<Range>, MerkleError> {
+    if first == 0 || first > second {
+        return Err(MerkleError::BadSizes { first, second });
+    }
+    let mut out = Vec::new();
+    subproof_ranges(first, 0, second, true, &mut out);
+    Ok(out)
+}
+
+fn subproof_ranges(m: u64, start: u64, end: u64, whole: bool, out: &mut Vec<Range>) {
+    let n = end - start;
+    if m == n {
+        if !whole {
+            out.push((start, end));
+        }
+        return;
+    }
+    let k = split64(n);
+    if m <= k {
+        subproof_ranges(m, start, start + k, whole, out);
+        out.push((start + k, end));
+    } else {
+        subproof_ranges(m - k, start + k, end, false, out);
+        out.push((start, start + k));
+    }
+}
+
+/// The complete subtrees whose heads, folded from the right, give the head of `[start, end)`:
+/// the largest aligned one from `start`, then the next. Every range a proof or a tree head
+/// names splits this way.
+pub fn subtrees(start: u64, end: u64) -> Vec<Subtree> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < end {
+        let room = 63 - (end - at).leading_zeros();
+        let align = if at == 0 { 63 } else { at.trailing_zeros() };
+        let level = room.min(align);
+        out.push(Subtree {
+            level,
+            index: at >> level,
+        });
+        at += 1u64 << level;
+    }
+    out
+}
+
+/// The head of a range from the heads of its `subtrees`, in their order.
+pub fn fold(heads: &[Hash]) -> Hash {
+    match heads.split_last() {
+        None => empty_root(),
+        Some((last, rest)) => rest
+            .iter()
+            .rev()
+            .fold(*last, |right, left| node_hash(left, &right)),
+    }
 }
 
 /// Checks that `leaf` (a leaf hash) is at `index` in the tree of `size` whose head is `root`
@@ -288,6 +402,76 @@ mod tests {
 
     fn leaves(n: usize) -> Vec<Hash> {
         (0..n as u64).map(|i| leaf_hash(&i.to_be_bytes())).collect()
+    }
+
+    /// The head of a range from its subtrees, each computed from the leaves.
+    fn range_head(all: &[Hash], (start, end): Range) -> Hash {
+        let heads: Vec<Hash> = subtrees(start, end)
+            .iter()
+            .map(|t| root(&all[t.start() as usize..t.end() as usize]))
+            .collect();
+        fold(&heads)
+    }
+
+    /// The ranges a proof names, folded from complete subtrees, give exactly the reference
+    /// proofs and heads, for every size, index and pair of sizes up to 128.
+    #[test]
+    fn proofs_from_ranges_and_subtrees_equal_the_reference() {
+        let all = leaves(128);
+        for n in 1..=all.len() {
+            let tree = &all[..n];
+            let size = n as u64;
+            assert_eq!(range_head(tree, (0, size)), root(tree), "head of {n}");
+            for t in subtrees(0, size) {
+                assert!(t.end() <= size && t.start() % (1 << t.level) == 0);
+            }
+            for i in 0..size {
+                let want = inclusion_proof(tree, i).unwrap();
+                let got: Vec<Hash> = inclusion_ranges(i, size)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| range_head(tree, r))
+                    .collect();
+                assert_eq!(got, want, "inclusion of {i} in {n}");
+            }
+            for m in 1..=size {
+                let want = consistency_proof(tree, m).unwrap();
+                let got: Vec<Hash> = consistency_ranges(m, size)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| range_head(tree, r))
+                    .collect();
+                assert_eq!(got, want, "consistency of {m} and {n}");
+            }
+        }
+        assert!(inclusion_ranges(5, 5).is_err());
+        assert!(consistency_ranges(0, 5).is_err());
+        assert!(consistency_ranges(6, 5).is_err());
+        // Sizes far beyond memory: the ranges still come out, quickly and within the tree.
+        let big = 10_000_000_000u64;
+        for r in inclusion_ranges(big - 12_345, big).unwrap() {
+            assert!(r.0 < r.1 && r.1 <= big);
+        }
+        assert_eq!(
+            consistency_ranges(big / 3, big).unwrap().len(),
+            consistency_proof_len(big / 3, big)
+        );
+    }
+
+    /// The length of PROOF(m, D[n]) by its definition's recursion, without any hashes.
+    fn consistency_proof_len(m: u64, n: u64) -> usize {
+        fn go(m: u64, n: u64, whole: bool) -> usize {
+            if m == n {
+                return usize::from(!whole);
+            }
+            let k = split64(n);
+            if m <= k {
+                go(m, k, whole) + 1
+            } else {
+                go(m - k, n - k, false) + 1
+            }
+        }
+        go(m, n, true)
     }
 
     /// Every proof the definitions give verifies, for every size and index (inclusion) and
