@@ -196,4 +196,13 @@ pub enum ExchangeError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Store(#[from] puente_store::StoreError),
+    /// The exchange log: a format, a signature or a proof that does not hold.
+    #[error(transparent)]
+    Log(#[from] puente_log::LogError),
+    /// The exchange log: no such log, leaf or checkpoint (yet).
+    #[error("{what}")]
+    NotInLog { what: String },
+    /// Cosigning with a peer failed; the next round tries again.
+    #[error("cosigning with the peer failed: {reason}")]
+    Cosign { reason: String },
 }

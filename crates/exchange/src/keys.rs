@@ -102,6 +102,17 @@ impl NodeKey {
     }
 }
 
+/// The node key signs the log's checkpoints (type 0x01) and cosigns its peers' (type 0x04):
+/// see `puente_log::note` on why these never sign the same bytes as an envelope header.
+impl puente_log::Signer for NodeKey {
+    fn public_key(&self) -> [u8; 32] {
+        self.public().to_bytes()
+    }
+    fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.sign(message)
+    }
+}
+
 impl fmt::Debug for NodeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeKey")

@@ -14,5 +14,6 @@ pub mod items;
 pub mod json;
 pub mod keys;
 pub mod node;
+pub mod tlog;
 pub mod tls;
 pub mod wire;

@@ -61,6 +61,8 @@ pub struct ExchangeSettings {
     pub retry_max: Duration,
     /// How often workers look for peers added while the node runs.
     pub peer_refresh: Duration,
+    /// The exchange log's timings.
+    pub log: crate::tlog::LogSettings,
 }
 
 impl Default for ExchangeSettings {
@@ -74,6 +76,7 @@ impl Default for ExchangeSettings {
             retry_min: Duration::from_millis(100),
             retry_max: Duration::from_secs(30),
             peer_refresh: Duration::from_secs(2),
+            log: crate::tlog::LogSettings::default(),
         }
     }
 }
@@ -99,6 +102,10 @@ pub struct Exchange {
     /// and a peer that opens more connections waits instead of making this node hold many
     /// batches (each up to `max_batch` envelopes of `max_body_bytes`) in memory at once.
     inbound: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// The exchange log's status per peer, as its tasks last saw it.
+    log_status: std::sync::Mutex<HashMap<PartyCode, crate::tlog::LogStatus>>,
+    /// One cosigning request at a time per peer.
+    cosign_turns: crate::tlog::CosignTurns,
 }
 
 /// Longest wait for a peer's turn to deliver, and longest time to read its batch.
@@ -185,6 +192,8 @@ impl Exchange {
             committer,
             known_peers: std::sync::RwLock::default(),
             inbound: std::sync::Mutex::default(),
+            log_status: std::sync::Mutex::default(),
+            cosign_turns: std::sync::Mutex::default(),
         })
     }
 
@@ -212,6 +221,28 @@ impl Exchange {
 
     pub fn settings(&self) -> &ExchangeSettings {
         &self.settings
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    pub(crate) fn log_statuses(
+        &self,
+    ) -> &std::sync::Mutex<HashMap<PartyCode, crate::tlog::LogStatus>> {
+        &self.log_status
+    }
+
+    pub(crate) fn cosign_turn(&self, peer: PartyCode) -> Arc<tokio::sync::Mutex<()>> {
+        match self.cosign_turns.lock() {
+            Ok(mut turns) => Arc::clone(turns.entry(peer).or_default()),
+            // A poisoned map still serialises nothing wrongly: a fresh lock for this request.
+            Err(_) => Arc::default(),
+        }
     }
 
     pub fn public_key(&self) -> NodePublicKey {
@@ -373,6 +404,7 @@ impl Exchange {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route(ENVELOPES_PATH, post(receive))
+            .route(crate::tlog::COSIGN_PATH, post(crate::tlog::cosign_endpoint))
             // The handler reads the body itself, with a limit derived from the settings.
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(Arc::clone(self))
@@ -394,9 +426,17 @@ impl Exchange {
                             let stop = Arc::clone(&stop);
                             let stopped = Arc::clone(&stopped);
                             let party = peer.party;
+                            let log = tokio::spawn(Arc::clone(&self).log_worker(
+                                party,
+                                Arc::clone(&stop),
+                                Arc::clone(&stopped),
+                            ));
                             workers.insert(
                                 party,
-                                tokio::spawn(async move { me.worker(party, stop, stopped).await }),
+                                tokio::spawn(async move {
+                                    me.worker(party, stop, stopped).await;
+                                    let _ = log.await;
+                                }),
                             );
                         }
                     }

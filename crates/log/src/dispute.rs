@@ -203,34 +203,39 @@ pub fn verify_dispute(d: &Dispute) -> Result<DisputeReport, String> {
             })
         }
         DisputeKind::InconsistentLeaves => {
-            need(2)?;
-            let (a, b) = (&checkpoints[0].0, &checkpoints[1].0);
-            let root = presented_root(d, a)?;
-            if root.1 != b.size {
-                return Err("the leaves do not reach the second checkpoint's size".to_owned());
+            need(1)?;
+            let last = &checkpoints[checkpoints.len() - 1].0;
+            let first = (checkpoints.len() >= 2).then(|| &checkpoints[0].0);
+            let (root, size) = presented_root(d, first)?;
+            if size != last.size {
+                return Err("the leaves do not reach the last checkpoint's size".to_owned());
             }
-            if root.0 == b.root {
-                return Err("the leaves give the second checkpoint's head: no dispute".to_owned());
+            if root == last.root {
+                return Err("the leaves give the last checkpoint's head: no dispute".to_owned());
             }
             Ok(DisputeReport {
                 proven: format!(
-                    "the leaves {} presented after its checkpoint of size {} do not give the head \
-                     it signed for size {}",
-                    d.log, a.size, b.size
+                    "the leaves {} presented after size {} do not give the head it signed for \
+                     size {}",
+                    d.log,
+                    size - d.leaves.len() as u64,
+                    last.size
                 ),
                 stated: None,
             })
         }
         DisputeKind::OutOfOrder | DisputeKind::UnknownEnvelope => {
-            need(2)?;
-            let (a, b) = (&checkpoints[0].0, &checkpoints[1].0);
-            let (root, size) = presented_root(d, a)?;
-            if (root, size) != (b.root, b.size) {
-                return Err("the leaves do not give the second checkpoint's head".to_owned());
+            need(1)?;
+            let last = &checkpoints[checkpoints.len() - 1].0;
+            let first = (checkpoints.len() >= 2).then(|| &checkpoints[0].0);
+            let (root, size) = presented_root(d, first)?;
+            if (root, size) != (last.root, last.size) {
+                return Err("the leaves do not give the last checkpoint's head".to_owned());
             }
+            let start = size - d.leaves.len() as u64;
             let index = d.leaf_index.ok_or("no leaf index in the file")?;
             let at = index
-                .checked_sub(a.size)
+                .checked_sub(start)
                 .and_then(|i| usize::try_from(i).ok())
                 .and_then(|i| d.leaves.get(i))
                 .ok_or("the leaf index is not among the leaves")?;
@@ -240,7 +245,7 @@ pub fn verify_dispute(d: &Dispute) -> Result<DisputeReport, String> {
                     "leaf {index} of {} ({leaf}, envelope {}) is in the tree of size {} it signed",
                     d.log,
                     hex::encode(leaf.envelope_sha256),
-                    b.size
+                    last.size
                 ),
                 stated: Some(d.detail.clone()),
             })
@@ -303,12 +308,21 @@ fn decode_hashes(hashes: &[String]) -> Result<Vec<Hash>, String> {
         .collect()
 }
 
-/// The head and size the file's compact range (checked against `first`) and leaves give.
-fn presented_root(d: &Dispute, first: &Checkpoint) -> Result<(Hash, u64), String> {
-    let mut range = CompactRange::from_text(d.compact.as_deref().ok_or("no compact range")?)
-        .ok_or("the compact range does not read")?;
-    if range.size() != first.size || range.root() != first.root {
-        return Err("the compact range does not give the first checkpoint's head".to_owned());
+/// The head and size the file's compact range and leaves give. The compact range must give the
+/// head of `first` (the checkpoint the leaves continue), or be empty when there is none.
+fn presented_root(d: &Dispute, first: Option<&Checkpoint>) -> Result<(Hash, u64), String> {
+    let mut range = match d.compact.as_deref() {
+        Some(text) => CompactRange::from_text(text).ok_or("the compact range does not read")?,
+        None => CompactRange::empty(),
+    };
+    match first {
+        Some(first) if range.size() != first.size || range.root() != first.root => {
+            return Err("the compact range does not give the first checkpoint's head".to_owned());
+        }
+        None if range.size() != 0 => {
+            return Err("a compact range of a non-empty log needs its checkpoint".to_owned());
+        }
+        _ => {}
     }
     for (i, data) in d.leaves.iter().enumerate() {
         let leaf = Leaf::parse(data).map_err(|e| format!("leaf {i} of the file: {e}"))?;

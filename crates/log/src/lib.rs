@@ -7,7 +7,8 @@
 //! - `note`, `checkpoint`: C2SP signed notes, checkpoints and cosignatures;
 //! - `proof`: offline inclusion proofs (C2SP tlog-proof);
 //! - `bundle`: the auditor's export of a whole log, verified line by line;
-//! - `dispute`: the evidence of a disagreement, checkable by a third party.
+//! - `dispute`: the evidence of a disagreement, checkable by a third party;
+//! - `witness`: what a node checks before it cosigns a peer's checkpoint.
 //!
 //! **Architecture invariant:** nothing here reads a clock, a file or the network; times and
 //! keys are parameters, so `puente log verify` runs these same checks with nothing but a file.
@@ -21,6 +22,7 @@ pub mod leaf;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod witness;
 
 pub use checkpoint::{Checkpoint, cosigner_name, origin};
 pub use compact::CompactRange;

@@ -58,10 +58,14 @@ pub enum ResourceKind {
     Peer,
     /// The balance of what this node and a peer have given each other.
     Reciprocity,
+    /// The exchange log with a peer: its checkpoints, cosignatures and proofs.
+    ExchangeLog,
+    /// What this node found wrong with a peer's log, with the evidence.
+    Dispute,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 13] = [
+    pub const ALL: [ResourceKind; 15] = [
         ResourceKind::Commitment,
         ResourceKind::ActionRecord,
         ResourceKind::Indicator,
@@ -75,6 +79,8 @@ impl ResourceKind {
         ResourceKind::InformationRequest,
         ResourceKind::Peer,
         ResourceKind::Reciprocity,
+        ResourceKind::ExchangeLog,
+        ResourceKind::Dispute,
     ];
 
     /// The kebab-case name used in the API, logs and denial explanations.
@@ -93,6 +99,8 @@ impl ResourceKind {
             ResourceKind::InformationRequest => "request",
             ResourceKind::Peer => "peer",
             ResourceKind::Reciprocity => "reciprocity",
+            ResourceKind::ExchangeLog => "log",
+            ResourceKind::Dispute => "dispute",
         }
     }
 
@@ -114,6 +122,8 @@ impl ResourceKind {
             ResourceKind::InformationRequest => "Puente::InformationRequest",
             ResourceKind::Peer => "Puente::Peer",
             ResourceKind::Reciprocity => "Puente::Reciprocity",
+            ResourceKind::ExchangeLog => "Puente::ExchangeLog",
+            ResourceKind::Dispute => "Puente::Dispute",
         }
     }
 

@@ -90,6 +90,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Administrator,  K::InformationRequest, "-----"),
         (R::Administrator,  K::Peer,               "LR---"),
         (R::Administrator,  K::Reciprocity,        "LR---"),
+        (R::Administrator,  K::ExchangeLog,        "LR---"),
+        (R::Administrator,  K::Dispute,            "LR---"),
 
         (R::ProgramOfficer, K::Commitment,         "LRCU-"),
         (R::ProgramOfficer, K::ActionRecord,       "LRCU-"),
@@ -104,6 +106,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::ProgramOfficer, K::InformationRequest, "-----"),
         (R::ProgramOfficer, K::Peer,               "-----"),
         (R::ProgramOfficer, K::Reciprocity,        "LR---"),
+        (R::ProgramOfficer, K::ExchangeLog,        "-----"),
+        (R::ProgramOfficer, K::Dispute,            "-----"),
 
         (R::LiaisonOfficer, K::Commitment,         "LR---"),
         (R::LiaisonOfficer, K::ActionRecord,       "LR---"),
@@ -118,6 +122,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::LiaisonOfficer, K::InformationRequest, "LRCUX"),
         (R::LiaisonOfficer, K::Peer,               "LR---"),
         (R::LiaisonOfficer, K::Reciprocity,        "LR---"),
+        (R::LiaisonOfficer, K::ExchangeLog,        "-----"),
+        (R::LiaisonOfficer, K::Dispute,            "-----"),
 
         (R::Analyst,        K::Commitment,         "LR---"),
         (R::Analyst,        K::ActionRecord,       "LR---"),
@@ -132,6 +138,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Analyst,        K::InformationRequest, "LR---"),
         (R::Analyst,        K::Peer,               "-----"),
         (R::Analyst,        K::Reciprocity,        "LR---"),
+        (R::Analyst,        K::ExchangeLog,        "-----"),
+        (R::Analyst,        K::Dispute,            "-----"),
 
         (R::AgencyUser,     K::Commitment,         "LR---"),
         (R::AgencyUser,     K::ActionRecord,       "LR---"),
@@ -146,6 +154,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::AgencyUser,     K::InformationRequest, "-----"),
         (R::AgencyUser,     K::Peer,               "-----"),
         (R::AgencyUser,     K::Reciprocity,        "-----"),
+        (R::AgencyUser,     K::ExchangeLog,        "-----"),
+        (R::AgencyUser,     K::Dispute,            "-----"),
 
         (R::Auditor,        K::Commitment,         "LR---"),
         (R::Auditor,        K::ActionRecord,       "LR---"),
@@ -160,6 +170,8 @@ const MATRIX: &[(Role, ResourceKind, &str)] = {
         (R::Auditor,        K::InformationRequest, "LR---"),
         (R::Auditor,        K::Peer,               "LR---"),
         (R::Auditor,        K::Reciprocity,        "LR---"),
+        (R::Auditor,        K::ExchangeLog,        "LR---"),
+        (R::Auditor,        K::Dispute,            "LR---"),
     ]
 };
 
@@ -205,7 +217,7 @@ fn default_policies_decide_every_role_act_and_kind_as_specified() {
             }
         }
     }
-    assert_eq!(checked, 6 * 5 * 13);
+    assert_eq!(checked, 6 * 5 * 15);
     assert!(
         wrong.is_empty(),
         "{} wrong decisions:\n{}",
@@ -558,7 +570,9 @@ fn names_are_kebab_case() {
             "referral",
             "request",
             "peer",
-            "reciprocity"
+            "reciprocity",
+            "log",
+            "dispute"
         ]
     );
 }

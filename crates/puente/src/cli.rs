@@ -31,6 +31,10 @@ pub enum Command {
     /// Recognise other parties' nodes: export this node's peer card, add and list peers.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// The exchange log: export it for an auditor, verify an export or a dispute file offline,
+    /// list and export disputes.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Start two demonstration nodes, US and MX, peered on loopback, with demo users, fictional
     /// data and fictional referrals between them, until Ctrl-C.
     Demo(DemoArgs),
@@ -146,6 +150,49 @@ pub struct TokenCreateArgs {
 pub enum AuditCommand {
     /// Recompute the hash chain; exit 0 if intact, 1 if broken (2 on any other error).
     Verify(NodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Write this node's log of its exchange with a peer, with every checkpoint and
+    /// cosignature, to standard output (an auditor's bundle).
+    Export(LogExportArgs),
+    /// Check a bundle or a dispute file offline, with no database and no network: exit 0 if it
+    /// verifies, 1 naming the first thing wrong (2 on any other error).
+    Verify(LogVerifyArgs),
+    /// List the disputes this node raised.
+    Disputes(NodeArgs),
+    /// Write one dispute's file to standard output.
+    Dispute(DisputeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogExportArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The peer whose exchange with this node the log records (a party code such as MX).
+    #[arg(long, value_name = "CODE")]
+    pub peer: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogVerifyArgs {
+    /// The bundle (from `puente log export`) or dispute file; `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The peer's key to check cosignatures with, instead of the one the bundle names: its
+    /// `ed25519:…` public key (from its peer card) or its cosigner verifier key.
+    #[arg(long, value_name = "KEY")]
+    pub peer_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisputeArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The dispute's id, as `puente log disputes` lists it.
+    #[arg(value_name = "ID")]
+    pub id: String,
 }
 
 #[derive(Debug, Subcommand)]

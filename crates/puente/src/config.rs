@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use puente_domain::{ClockPolicy, PartyCode, ResponseTimes, Urgency};
 use puente_exchange::card::Endpoint;
+use puente_exchange::tlog::LogSettings;
 use puente_web::WebConfig;
 use serde::Deserialize;
 
@@ -105,6 +106,57 @@ pub struct FederationSettings {
     pub max_skew_secs: u64,
     /// Overrides of the response clocks, per urgency.
     pub clocks: ClockSettings,
+    /// `[federation.log]`: the exchange log's timings.
+    pub log: LogTable,
+}
+
+/// `[federation.log]`, every field optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogTable {
+    /// A checkpoint at least this often (milliseconds) while entries wait...
+    pub checkpoint_every_ms: u64,
+    /// ...or as soon as this many wait.
+    pub checkpoint_entries: u64,
+    /// How long after this node holds an envelope the peer's log must show it.
+    pub grace_secs: u64,
+    /// How often the node checks its own log and the peer's.
+    pub verify_every_secs: u64,
+}
+
+impl Default for LogTable {
+    fn default() -> Self {
+        let d = LogSettings::default();
+        Self {
+            checkpoint_every_ms: u64::try_from(d.checkpoint_every.as_millis()).unwrap_or(1000),
+            checkpoint_entries: d.checkpoint_entries,
+            grace_secs: d.grace.as_secs(),
+            verify_every_secs: d.verify_every.as_secs(),
+        }
+    }
+}
+
+impl LogTable {
+    fn to_settings(&self) -> Result<LogSettings> {
+        if !(10..=3_600_000).contains(&self.checkpoint_every_ms) {
+            bail!("[federation.log] checkpoint_every_ms must be from 10 to 3600000 (an hour)");
+        }
+        if !(1..=1_000_000).contains(&self.checkpoint_entries) {
+            bail!("[federation.log] checkpoint_entries must be from 1 to 1000000");
+        }
+        if !(1..=MAX_AGE_LIMIT_SECS).contains(&self.grace_secs) {
+            bail!("[federation.log] grace_secs must be from 1 to {MAX_AGE_LIMIT_SECS}");
+        }
+        if !(1..=86_400).contains(&self.verify_every_secs) {
+            bail!("[federation.log] verify_every_secs must be from 1 to 86400 (a day)");
+        }
+        Ok(LogSettings {
+            checkpoint_every: Duration::from_millis(self.checkpoint_every_ms),
+            checkpoint_entries: self.checkpoint_entries,
+            grace: Duration::from_secs(self.grace_secs),
+            verify_every: Duration::from_secs(self.verify_every_secs),
+        })
+    }
 }
 
 /// Limits an administrator's typo should not get past (a body limit of 64 GiB, a skew of years).
@@ -123,6 +175,7 @@ impl Default for FederationSettings {
             max_age_secs: 30 * 86_400,
             max_skew_secs: 300,
             clocks: ClockSettings::default(),
+            log: LogTable::default(),
         }
     }
 }
@@ -158,6 +211,7 @@ pub struct FederationConfig {
     pub max_age: Duration,
     pub max_skew: Duration,
     pub clocks: ClockPolicy,
+    pub log: LogSettings,
 }
 
 impl FederationSettings {
@@ -191,6 +245,7 @@ impl FederationSettings {
             max_age: Duration::from_secs(self.max_age_secs),
             max_skew: Duration::from_secs(self.max_skew_secs),
             clocks: self.clocks.to_policy()?,
+            log: self.log.to_settings()?,
         })
     }
 }

@@ -27,6 +27,7 @@ mod demo_data;
 mod demo_exchange;
 mod identity;
 mod init;
+mod log;
 mod node;
 mod peer;
 mod serve;
@@ -40,7 +41,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, Cli, Command, PeerCommand, TokenCommand, UserCommand,
+    AuditCommand, BenchCommand, Cli, Command, LogCommand, PeerCommand, TokenCommand, UserCommand,
 };
 
 /// Exit code for a command that could not do its work (bad arguments, unreadable files, a
@@ -93,6 +94,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Peer(PeerCommand::Export(args)) => peer::export(args).await?,
         Command::Peer(PeerCommand::Add(args)) => peer::add(args).await?,
         Command::Peer(PeerCommand::List(args)) => peer::list(args).await?,
+        Command::Log(LogCommand::Export(args)) => log::export(args).await?,
+        Command::Log(LogCommand::Verify(args)) => return log::verify(args),
+        Command::Log(LogCommand::Disputes(args)) => log::disputes(args).await?,
+        Command::Log(LogCommand::Dispute(args)) => log::dispute(args).await?,
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
         Command::Bench(BenchCommand::Exchange(args)) => bench_exchange::exchange(args).await?,

@@ -44,6 +44,7 @@ pub fn exchange(node: &NodeDir, identity: NodeIdentity, store: Arc<dyn Store>) -
         max_age: f.max_age,
         max_skew: f.max_skew,
         clocks: f.clocks,
+        log: f.log.clone(),
         ..ExchangeSettings::default()
     };
     Exchange::new(node.party, identity.key, identity.tls, store, settings)

@@ -14,11 +14,13 @@ pub mod audit;
 pub mod credentials;
 pub mod error;
 pub mod exchange;
+pub mod log;
 pub mod postgres;
 mod rows;
 mod rows_exchange;
 mod sql;
 mod sql_exchange;
+mod sql_log;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -315,6 +317,78 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(i64, EnvelopeRecord)>>;
+
+    /// The envelope exchanged with `peer` whose id is `id`, sent or received.
+    async fn envelope_by_id(&self, peer: PartyCode, id: Uuid) -> Result<Option<EnvelopeRecord>>;
+
+    // ---- the exchange log (see `log`) ----
+    /// Where this node's own log with `peer` (`own`), or its copy of `peer`'s log, stands.
+    async fn log_state(&self, peer: PartyCode, own: bool) -> Result<Option<log::LogState>>;
+    /// Leaves `from..from + limit` of the log `origin`, with their indexes.
+    async fn log_leaves(
+        &self,
+        origin: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, puente_log::Leaf)>>;
+    /// The leaf of the envelope whose hash is `envelope_hash` in the log `origin`.
+    async fn log_leaf_of_envelope(
+        &self,
+        origin: &str,
+        envelope_hash: &puente_log::Hash,
+    ) -> Result<Option<(u64, puente_log::Leaf)>>;
+    /// The heads of complete subtrees of the log `origin`, in the order asked (for proofs).
+    async fn log_subtree_heads(
+        &self,
+        origin: &str,
+        subtrees: &[puente_log::Subtree],
+    ) -> Result<Vec<puente_log::Hash>>;
+    /// Stores a checkpoint of this node's own log; `false` if one of that size was held.
+    async fn put_checkpoint(&self, checkpoint: &log::StoredCheckpoint) -> Result<bool>;
+    /// Stores the peer's cosignature of this node's checkpoint of `size` (the note as cosigned).
+    async fn put_cosigned(
+        &self,
+        origin: &str,
+        size: u64,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Checkpoints of `origin` of size `from` and more, smallest first.
+    async fn checkpoints(
+        &self,
+        origin: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<log::StoredCheckpoint>>;
+    /// The latest checkpoint of `origin`, or the latest cosigned one.
+    async fn latest_checkpoint(
+        &self,
+        origin: &str,
+        cosigned: bool,
+    ) -> Result<Option<log::StoredCheckpoint>>;
+    /// A peer's request to cosign: checked against this node's copy of its log and its own
+    /// records; the copy extended and the checkpoint cosigned, or the dispute raised — in one
+    /// transaction, so a node cosigns a size at most once.
+    async fn witness(
+        &self,
+        ctx: &WriteCtx,
+        request: &log::WitnessRequest,
+        cosign: log::Cosigner<'_>,
+        dispute: log::DisputeBuilder<'_>,
+    ) -> Result<log::WitnessOutcome>;
+    /// Raises a dispute, once per log, kind and subject; its id.
+    async fn raise_dispute(&self, ctx: &WriteCtx, dispute: &log::NewDispute) -> Result<Uuid>;
+    /// The latest disputes, newest first.
+    async fn disputes(&self, limit: u32) -> Result<Vec<log::DisputeRecord>>;
+    async fn dispute(&self, id: Uuid) -> Result<Option<log::DisputeRecord>>;
+    /// Envelopes with `peer` that its log must hold by `cutoff` and this node's copy of it does
+    /// not (see `sql_log::unlogged`).
+    async fn unlogged(
+        &self,
+        peer: PartyCode,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<log::Unlogged>>;
 
     // ---- audit trail ----
     /// Appends an entry on its own (logins, denials): for writes, the write methods append.

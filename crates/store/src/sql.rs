@@ -38,6 +38,7 @@ use crate::rows::{
     hash_hex, id_text, instant, micros, parse_date, parse_hash, parse_id, truncate,
 };
 use crate::sql_exchange;
+use crate::sql_log;
 use crate::{
     ActionFilter, CommitmentFilter, ImportSummary, IndicatorFilter, MeetingFilter, NodeInfo, Page,
     Paged, Result, Store, StoreError, TokenInfo, User, UserChanges, WriteCtx,
@@ -1591,6 +1592,105 @@ impl<B: Backend> Store for B {
         limit: u32,
     ) -> Result<Vec<(i64, EnvelopeRecord)>> {
         sql_exchange::list_envelopes(self, peer, after, limit).await
+    }
+
+    async fn envelope_by_id(&self, peer: PartyCode, id: Uuid) -> Result<Option<EnvelopeRecord>> {
+        sql_exchange::envelope_by_id(self, peer, id).await
+    }
+
+    async fn log_state(&self, peer: PartyCode, own: bool) -> Result<Option<crate::log::LogState>> {
+        sql_log::state(self, peer, own).await
+    }
+
+    async fn log_leaves(
+        &self,
+        origin: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, puente_log::Leaf)>> {
+        sql_log::leaves(self, origin, from, limit).await
+    }
+
+    async fn log_leaf_of_envelope(
+        &self,
+        origin: &str,
+        envelope_hash: &puente_log::Hash,
+    ) -> Result<Option<(u64, puente_log::Leaf)>> {
+        sql_log::leaf_of_envelope(self, origin, envelope_hash).await
+    }
+
+    async fn log_subtree_heads(
+        &self,
+        origin: &str,
+        subtrees: &[puente_log::Subtree],
+    ) -> Result<Vec<puente_log::Hash>> {
+        sql_log::subtree_heads(self, origin, subtrees).await
+    }
+
+    async fn put_checkpoint(&self, checkpoint: &crate::log::StoredCheckpoint) -> Result<bool> {
+        sql_log::put_checkpoint(self, checkpoint).await
+    }
+
+    async fn put_cosigned(
+        &self,
+        origin: &str,
+        size: u64,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        sql_log::put_cosigned(self, origin, size, note, at).await
+    }
+
+    async fn checkpoints(
+        &self,
+        origin: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::log::StoredCheckpoint>> {
+        sql_log::checkpoints(self, origin, from, limit).await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        origin: &str,
+        cosigned: bool,
+    ) -> Result<Option<crate::log::StoredCheckpoint>> {
+        sql_log::latest_checkpoint(self, origin, cosigned).await
+    }
+
+    async fn witness(
+        &self,
+        ctx: &WriteCtx,
+        request: &crate::log::WitnessRequest,
+        cosign: crate::log::Cosigner<'_>,
+        dispute: crate::log::DisputeBuilder<'_>,
+    ) -> Result<crate::log::WitnessOutcome> {
+        sql_log::witness(self, ctx, request, cosign, dispute).await
+    }
+
+    async fn raise_dispute(
+        &self,
+        ctx: &WriteCtx,
+        dispute: &crate::log::NewDispute,
+    ) -> Result<Uuid> {
+        sql_log::raise(self, ctx, dispute).await
+    }
+
+    async fn disputes(&self, limit: u32) -> Result<Vec<crate::log::DisputeRecord>> {
+        sql_log::disputes(self, limit).await
+    }
+
+    async fn dispute(&self, id: Uuid) -> Result<Option<crate::log::DisputeRecord>> {
+        sql_log::dispute(self, id).await
+    }
+
+    async fn unlogged(
+        &self,
+        peer: PartyCode,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<crate::log::Unlogged>> {
+        sql_log::unlogged(self, peer, cutoff, limit).await
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry> {

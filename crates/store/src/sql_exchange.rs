@@ -31,6 +31,7 @@ use crate::sql::{
     Arg, Backend, Conn, IN_IDS, Sql, append, audit_entries, audit_write, duplicate, fetch_one,
     in_list, insert_many, insert_sql, keyset, paged, select_sql,
 };
+use crate::sql_log::{self, Appender};
 use crate::{Page, Paged, Result, StoreError, WriteCtx};
 
 /// A peer with its backlog, read from its own row (see migration 0004) and the head of its
@@ -83,12 +84,18 @@ fn message_action(kind: ItemKind, step: Option<&str>, way: &str) -> String {
     format!("{k}.{name}.{way}")
 }
 
-fn message_detail(peer: PartyCode, e: &SealedEnvelope, item: Uuid) -> serde_json::Value {
+fn message_detail(
+    peer: PartyCode,
+    e: &SealedEnvelope,
+    item: Uuid,
+    log_index: u64,
+) -> serde_json::Value {
     json!({
         "peer": peer.as_str(),
         "seq": e.seq,
         "item": id_text(item),
         "hash": hash_hex(&e.hash),
+        "log_index": log_index,
     })
 }
 
@@ -471,6 +478,8 @@ pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<
 /// Sends that each create a new item, written together: the same rows, seqs and audit entries
 /// as `send_in` one after the other, in a handful of statements.
 async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<Vec<Sent>> {
+    let me = sql_log::me(c).await?;
+    let mut logs: HashMap<PartyCode, Appender> = HashMap::new();
     let mut next: HashMap<PartyCode, u64> = HashMap::new();
     let mut items = Vec::with_capacity(jobs.len());
     let mut envelopes = Vec::with_capacity(jobs.len());
@@ -483,10 +492,13 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
         let seq = match next.get(&job.to) {
             Some(n) => *n,
             None => {
-                counters(c, job.to)
+                let n = counters(c, job.to)
                     .await?
                     .ok_or_else(unknown_peer)?
-                    .next_out
+                    .next_out;
+                // Opened before any of the group's envelopes is stored (see `sql_log`).
+                logs.insert(job.to, Appender::own(c, me, job.to).await?);
+                n
             }
         };
         next.insert(job.to, seq.saturating_add(1));
@@ -495,6 +507,15 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
             return Err(seal_error("an envelope and its item must have the same id"));
         }
         let now = micros(job.ctx.now);
+        let log_index = logs
+            .get_mut(&job.to)
+            .ok_or_else(|| seal_error("a send to a peer whose log was not opened"))?
+            .envelope(
+                Direction::Out,
+                Stream::Message,
+                &envelope,
+                truncate(job.ctx.now),
+            );
         items.push(ItemRow::new_args(item, now));
         envelopes.push(EnvelopeRow::args(
             job.to,
@@ -511,7 +532,7 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
             ip: job.ctx.ip.clone(),
             action: message_action(item.kind, None, "send"),
             target: Some(id_text(envelope.id)),
-            detail: message_detail(job.to, &envelope, item.id).to_string(),
+            detail: message_detail(job.to, &envelope, item.id, log_index).to_string(),
         });
         let at = truncate(job.ctx.now);
         sent.push(Sent {
@@ -540,6 +561,9 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
     }
     insert_many(c, "items", &[ItemRow::COLS], items).await?;
     insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
+    for (_, log) in logs {
+        log.flush(c).await?;
+    }
     for (party, n) in next {
         let n = seq_sql("peer", party.as_str(), n)?;
         c.run(
@@ -564,6 +588,8 @@ async fn send_in<C: Conn + ?Sized>(
     let now = micros(ctx.now);
     let seq = counters(c, to).await?.ok_or_else(unknown_peer)?.next_out;
     let next = seq_sql("peer", to.as_str(), seq.saturating_add(1))?;
+    let me = sql_log::me(c).await?;
+    let mut log = Appender::own(c, me, to).await?;
     let (envelope, item, action) = match effect {
         Effect::NewItem(item) => {
             let envelope = checked(seal(seq), seq)?;
@@ -606,13 +632,20 @@ async fn send_in<C: Conn + ?Sized>(
         None,
     )
     .await?;
+    let log_index = log.envelope(
+        Direction::Out,
+        Stream::Message,
+        &envelope,
+        truncate(ctx.now),
+    );
+    log.flush(c).await?;
     c.run(
         &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
             .bind(next)
             .bind(to.as_str()),
     )
     .await?;
-    let detail = message_detail(to, &envelope, item);
+    let detail = message_detail(to, &envelope, item, log_index);
     audit_write(c, ctx, &action, id_text(envelope.id), detail).await?;
     let item = item_in(c, item).await?.ok_or(StoreError::NotFound {
         kind: "item",
@@ -657,6 +690,8 @@ pub(crate) async fn record_receipt<B: Backend>(
     if counters(c, peer).await?.is_none() {
         return Err(unknown_peer());
     }
+    let me = sql_log::me(c).await?;
+    let mut log = Appender::own(c, me, peer).await?;
     let new = match held(c, Direction::In, &[receipt.id])
         .await?
         .remove(&receipt.id)
@@ -713,6 +748,9 @@ pub(crate) async fn record_receipt<B: Backend>(
             .await
             .map_err(duplicate("receipt", "/seq", "/seq"))?;
     }
+    let log_index =
+        new.then(|| log.envelope(Direction::In, Stream::Receipt, receipt, truncate(now)));
+    log.flush(c).await?;
     c.run(
         &Sql::new(
             "UPDATE peers SET last_contact_at = $1, last_error = NULL, last_error_at = NULL, \
@@ -736,6 +774,7 @@ pub(crate) async fn record_receipt<B: Backend>(
                 "seq": receipt.seq,
                 "hash": hash_hex(&receipt.hash),
                 "delivered": marked,
+                "log_index": log_index,
             })
             .to_string(),
         };
@@ -828,6 +867,8 @@ pub(crate) async fn receive<B: Backend>(
     let c = &mut *tx;
     let now = micros(ctx.now);
     let seqs = counters(c, from).await?.ok_or_else(unknown_peer)?;
+    let me = sql_log::me(c).await?;
+    let mut log = Appender::own(c, me, from).await?;
     let mut next_in = seqs.next_in;
     let mut accepted = Vec::with_capacity(batch.len());
     let mut rejected = None;
@@ -903,13 +944,14 @@ pub(crate) async fn receive<B: Backend>(
             now,
             None,
         )?);
+        let log_index = log.envelope(Direction::In, Stream::Message, &envelope, truncate(ctx.now));
         audit.push(NewAuditEntry {
             at: ctx.now,
             actor: ctx.actor.clone(),
             ip: ctx.ip.clone(),
             action,
             target: Some(id_text(envelope.id)),
-            detail: message_detail(from, &envelope, item).to_string(),
+            detail: message_detail(from, &envelope, item, log_index).to_string(),
         });
         in_batch.insert(envelope.id, (envelope.seq, envelope.hash));
         next_in = next_in.saturating_add(1);
@@ -936,6 +978,8 @@ pub(crate) async fn receive<B: Backend>(
         Some(now),
     )
     .await?;
+    let receipt_index = log.envelope(Direction::Out, Stream::Receipt, &receipt, truncate(ctx.now));
+    log.flush(c).await?;
     let id = from.as_str();
     c.run(
         &Sql::new(
@@ -954,6 +998,7 @@ pub(crate) async fn receive<B: Backend>(
         "hash": hash_hex(&receipt.hash),
         "accepted": accepted.len(),
         "next_seq": next_in,
+        "log_index": receipt_index,
     });
     audit.push(NewAuditEntry {
         at: ctx.now,
@@ -1032,6 +1077,27 @@ pub(crate) async fn list_envelopes<B: Backend>(
     let out = fetch_envelopes(&mut *tx, &sql).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// The envelope exchanged with `peer` whose id is `id`, either way.
+pub(crate) async fn envelope_by_id<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    id: Uuid,
+) -> Result<Option<EnvelopeRecord>> {
+    // Both directions named, so the (direction, id) index serves the lookup.
+    let sql = Sql::new(format!(
+        "{} WHERE direction IN ('out', 'in') AND id = $1 AND peer = $2 LIMIT 1",
+        envelope_select()
+    ))
+    .bind(id_text(id))
+    .bind(peer.as_str());
+    let mut c = b.read_one().await?;
+    Ok(fetch_envelopes(&mut *c, &sql)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, e)| e))
 }
 
 #[cfg(test)]

@@ -168,6 +168,10 @@ conformance!(
     users_round_trip_and_conflicts,
     tokens_and_sessions,
     token_changes_from_another_process_take_effect_within_the_memory,
+    the_log_holds_every_envelope_in_the_order_stored,
+    a_log_created_late_takes_the_envelopes_stored_before,
+    subtree_heads_from_stored_nodes_and_leaves_agree_with_the_reference,
+    cosigning_extends_the_copy_once_and_disputes_the_rest,
     commitments_filters_and_keyset_paging,
     commitment_update_and_stale_version,
     unknown_indicator_writes_nothing,
@@ -2335,6 +2339,12 @@ fn fake_envelope(id: Uuid, seq: u64, message_type: &str, salt: &str) -> SealedEn
     }
 }
 
+/// The exchange tests run as MX's node (its peers are US, CA and GT): the exchange log names
+/// the node's own party in every leaf.
+async fn as_mx(h: &H) {
+    h.s().init_node(&ctx(), PartyCode::MX).await.unwrap();
+}
+
 fn card(party: PartyCode, n: u8) -> NewPeer {
     NewPeer {
         party,
@@ -2496,6 +2506,7 @@ fn detail(e: &puente_store::AuditEntry) -> serde_json::Value {
 }
 
 async fn peers_register_replace_and_list(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     assert_eq!(s.peer(PartyCode::US).await.unwrap(), None);
     let first = ctx();
@@ -2529,7 +2540,8 @@ async fn peers_register_replace_and_list(h: H) {
         (None, None, &None, None)
     );
     assert_eq!(s.peer(PartyCode::US).await.unwrap(), Some(us.clone()));
-    let audit = s.list_audit(None, 100).await.unwrap();
+    // After the node's own entry (`as_mx`), the peer's.
+    let audit = s.list_audit(Some(1), 100).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].entry.action, "peer.add");
     assert_eq!(audit[0].entry.target.as_deref(), Some("US"));
@@ -2626,6 +2638,7 @@ async fn peers_register_replace_and_list(h: H) {
 }
 
 async fn send_numbers_per_peer_and_fills_the_outbox(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     let gt = PartyCode::parse("GT").unwrap();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
@@ -2702,6 +2715,7 @@ async fn send_numbers_per_peer_and_fills_the_outbox(h: H) {
         detail(sent[1]),
         serde_json::json!({
             "peer": "US",
+            "log_index": 1,
             "seq": 2,
             "item": to_us[1].item.id.to_string(),
             "hash": hex::encode(to_us[1].envelope.hash),
@@ -2864,6 +2878,7 @@ async fn send_numbers_per_peer_and_fills_the_outbox(h: H) {
 }
 
 async fn send_refused_by_decide_stores_nothing(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
     let sent = send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
@@ -2913,6 +2928,7 @@ async fn send_refused_by_decide_stores_nothing(h: H) {
 }
 
 async fn receipts_mark_only_matching_envelopes(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
     let sent: Vec<Sent> = [
@@ -3085,6 +3101,7 @@ async fn receipts_mark_only_matching_envelopes(h: H) {
 }
 
 async fn receive_applies_in_order_once(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
     let referral = fake_envelope(Uuid::now_v7(), 1, "referral", "a");
@@ -3328,6 +3345,7 @@ async fn receive_applies_in_order_once(h: H) {
 }
 
 async fn items_filter_page_and_keep_their_steps(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     let gt = PartyCode::parse("GT").unwrap();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
@@ -3521,6 +3539,7 @@ async fn items_filter_page_and_keep_their_steps(h: H) {
 }
 
 async fn concurrent_sends_get_consecutive_seqs(h: H) {
+    as_mx(&h).await;
     const TASKS: usize = 8;
     const EACH: usize = 5;
     h.s()
@@ -3566,6 +3585,7 @@ async fn concurrent_sends_get_consecutive_seqs(h: H) {
 }
 
 async fn a_batch_of_sends_commits_each_on_its_own_merits(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
     let first = send_new(s, PartyCode::US, ItemKind::Referral, "routine").await;
@@ -3692,6 +3712,7 @@ async fn a_batch_of_sends_commits_each_on_its_own_merits(h: H) {
 }
 
 async fn a_message_repeated_within_one_batch_is_held_once(h: H) {
+    as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
     let referral = fake_envelope(Uuid::now_v7(), 1, "referral", "a");
@@ -3773,4 +3794,414 @@ async fn writes_abandoned_halfway_leave_the_store_writable(h: H) {
         .is_ok()
     );
     assert_eq!(s.verify_audit().await.unwrap().first_bad, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exchange log
+
+/// Every envelope's leaf, from the envelopes as listed, in the order stored.
+async fn leaves_of_envelopes(
+    s: &dyn Store,
+    peer: PartyCode,
+) -> Vec<(String, String, u64, [u8; 32])> {
+    s.list_envelopes(peer, None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| {
+            (
+                e.direction.as_str().to_owned(),
+                e.stream.as_str().to_owned(),
+                e.envelope.seq,
+                e.envelope.hash,
+            )
+        })
+        .collect()
+}
+
+async fn log_leaves(s: &dyn Store, peer: PartyCode) -> Vec<(String, String, u64, [u8; 32])> {
+    s.log_leaves(&puente_log::origin(PartyCode::MX, peer), 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (idx, l))| {
+            assert_eq!(idx, i as u64);
+            let (sender, recipient) = match l.direction {
+                puente_log::Direction::Out => (PartyCode::MX, peer),
+                puente_log::Direction::In => (peer, PartyCode::MX),
+            };
+            assert_eq!((l.sender, l.recipient), (sender, recipient));
+            (
+                l.direction.as_str().to_owned(),
+                l.stream.as_str().to_owned(),
+                l.seq,
+                l.envelope_sha256,
+            )
+        })
+        .collect()
+}
+
+async fn the_log_holds_every_envelope_in_the_order_stored(h: H) {
+    as_mx(&h).await;
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        sent.push(send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await);
+    }
+    let referral = fake_envelope(Uuid::now_v7(), 1, "referral", "a");
+    receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_item(&referral, ItemKind::Referral)],
+    )
+    .await
+    .unwrap();
+    let receipt = fake_envelope(Uuid::now_v7(), 1, "receipt", "r");
+    let all: Vec<Accepted> = sent.iter().map(|x| accepted(&x.envelope)).collect();
+    s.record_receipt(PartyCode::US, &receipt, &all, now_us())
+        .await
+        .unwrap();
+    // The same receipt again is not stored again, nor logged again.
+    s.record_receipt(PartyCode::US, &receipt, &all, now_us())
+        .await
+        .unwrap();
+    let held = leaves_of_envelopes(s, PartyCode::US).await;
+    assert_eq!(
+        held.len(),
+        6,
+        "3 sent, 1 received, its receipt, 1 receipt received"
+    );
+    assert_eq!(log_leaves(s, PartyCode::US).await, held);
+    let state = s.log_state(PartyCode::US, true).await.unwrap().unwrap();
+    let hashes: Vec<[u8; 32]> = s
+        .log_leaves(&state.origin, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.hash())
+        .collect();
+    assert_eq!(
+        (state.size(), state.root()),
+        (6, puente_log::merkle::root(&hashes))
+    );
+    // The envelope's leaf is found by its hash; an unknown hash finds nothing.
+    let (index, leaf) = s
+        .log_leaf_of_envelope(&state.origin, &sent[1].envelope.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((index, leaf.seq), (1, 2));
+    assert_eq!(
+        s.log_leaf_of_envelope(&state.origin, &[9; 32])
+            .await
+            .unwrap(),
+        None
+    );
+    // No copy of US's log yet: nothing was cosigned.
+    assert_eq!(s.log_state(PartyCode::US, false).await.unwrap(), None);
+    // The audit entries of the sends name the log index each touched.
+    let audit = s.list_audit(None, 1000).await.unwrap();
+    let indexes: Vec<u64> = audit
+        .iter()
+        .filter(|e| e.entry.action == "referral.create.send")
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.entry.detail).unwrap();
+            d["log_index"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(indexes, [0, 1, 2]);
+}
+
+async fn a_log_created_late_takes_the_envelopes_stored_before(h: H) {
+    as_mx(&h).await;
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    for _ in 0..3 {
+        send_new(s, PartyCode::US, ItemKind::Request, "routine").await;
+    }
+    // As on a database from before the log existed.
+    for table in ["log_nodes", "log_leaves", "checkpoints", "logs"] {
+        h.raw(&format!("DELETE FROM {table}")).await;
+    }
+    send_new(s, PartyCode::US, ItemKind::Request, "routine").await;
+    let held = leaves_of_envelopes(s, PartyCode::US).await;
+    assert_eq!(held.len(), 4);
+    assert_eq!(log_leaves(s, PartyCode::US).await, held);
+}
+
+async fn subtree_heads_from_stored_nodes_and_leaves_agree_with_the_reference(h: H) {
+    as_mx(&h).await;
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    // 600 envelopes in groups, so that subtrees of 256 and 512 leaves are complete and stored.
+    for _ in 0..3 {
+        let jobs: Vec<SendJob> = (0..200)
+            .map(|_| {
+                let id = Uuid::now_v7();
+                SendJob {
+                    ctx: ctx(),
+                    to: PartyCode::US,
+                    effect: JobEffect::NewItem(new_item(
+                        id,
+                        ItemKind::Referral,
+                        PartyCode::MX,
+                        PartyCode::US,
+                        "routine",
+                    )),
+                    seal: Box::new(move |seq| Ok(fake_envelope(id, seq, "referral", "bulk"))),
+                }
+            })
+            .collect();
+        for r in s.send_batch(jobs).await.unwrap() {
+            r.unwrap();
+        }
+    }
+    let origin = puente_log::origin(PartyCode::MX, PartyCode::US);
+    let hashes: Vec<[u8; 32]> = s
+        .log_leaves(&origin, 0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.hash())
+        .collect();
+    assert_eq!(hashes.len(), 600);
+    let ask = [
+        puente_log::Subtree { level: 9, index: 0 },
+        puente_log::Subtree { level: 8, index: 1 },
+        puente_log::Subtree { level: 8, index: 0 },
+        puente_log::Subtree {
+            level: 3,
+            index: 70,
+        },
+        puente_log::Subtree {
+            level: 0,
+            index: 599,
+        },
+        puente_log::Subtree { level: 6, index: 8 },
+    ];
+    let got = s.log_subtree_heads(&origin, &ask).await.unwrap();
+    for (t, h) in ask.iter().zip(&got) {
+        let want = puente_log::merkle::root(&hashes[t.start() as usize..t.end() as usize]);
+        assert_eq!(*h, want, "{t:?}");
+    }
+    // A subtree beyond the log is not invented.
+    assert!(
+        s.log_subtree_heads(&origin, &[puente_log::Subtree { level: 9, index: 1 }])
+            .await
+            .is_err()
+    );
+    // Every proof from stored heads equals the reference, here for a few indexes and sizes.
+    for (index, size) in [
+        (0u64, 600u64),
+        (255, 600),
+        (256, 512),
+        (599, 600),
+        (300, 301),
+    ] {
+        let ranges = puente_log::merkle::inclusion_ranges(index, size).unwrap();
+        let mut proof = Vec::new();
+        for (a, b) in ranges {
+            let trees = puente_log::merkle::subtrees(a, b);
+            let heads = s.log_subtree_heads(&origin, &trees).await.unwrap();
+            proof.push(puente_log::merkle::fold(&heads));
+        }
+        assert_eq!(
+            proof,
+            puente_log::merkle::inclusion_proof(&hashes[..size as usize], index).unwrap()
+        );
+    }
+}
+
+/// A cosigning request from US for US's log, as this node (MX) receives it.
+fn witness_request(
+    leaves: &[puente_log::Leaf],
+    from: u64,
+    before: &puente_log::CompactRange,
+) -> puente_store::log::WitnessRequest {
+    let mut range = before.clone();
+    for l in leaves {
+        range.append(l.hash(), |_, _| {});
+    }
+    let c = puente_log::Checkpoint {
+        origin: puente_log::origin(PartyCode::US, PartyCode::MX),
+        size: range.size(),
+        root: range.root(),
+    };
+    puente_store::log::WitnessRequest {
+        peer: PartyCode::US,
+        note: format!("{}\n— puente/US/exchange/MX AAAAAA==\n", c.to_text()),
+        size: c.size,
+        root: c.root,
+        from,
+        leaves: leaves.to_vec(),
+    }
+}
+
+fn us_leaf(direction: puente_log::Direction, seq: u64, hash: [u8; 32]) -> puente_log::Leaf {
+    let (sender, recipient) = match direction {
+        puente_log::Direction::Out => (PartyCode::US, PartyCode::MX),
+        puente_log::Direction::In => (PartyCode::MX, PartyCode::US),
+    };
+    puente_log::Leaf {
+        sender,
+        recipient,
+        direction,
+        stream: puente_log::Stream::Message,
+        seq,
+        logged: now_us(),
+        envelope_sha256: hash,
+    }
+}
+
+async fn cosigning_extends_the_copy_once_and_disputes_the_rest(h: H) {
+    use puente_log::Direction::{In, Out};
+    use puente_store::log::WitnessOutcome;
+    as_mx(&h).await;
+    let s = h.s();
+    s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
+    // MX sent US two messages; US sent MX one.
+    let a = send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
+    let b = send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
+    let theirs = fake_envelope(Uuid::now_v7(), 1, "referral", "us");
+    receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_item(&theirs, ItemKind::Referral)],
+    )
+    .await
+    .unwrap();
+    let cosign =
+        |text: &str| -> Result<String, String> { Ok(format!("— cosigned {}\n", text.len())) };
+    let dispute =
+        |c: &puente_store::log::DisputeContext<'_>| format!("evidence: {}", c.finding.detail());
+    let honest = vec![
+        us_leaf(In, 1, a.envelope.hash),
+        us_leaf(Out, 1, theirs.hash),
+        us_leaf(In, 2, b.envelope.hash),
+    ];
+    let empty = puente_log::CompactRange::empty();
+
+    // Out of order, or naming an envelope MX never sent: a dispute, and nothing cosigned.
+    let mut swapped = honest.clone();
+    swapped.swap(0, 2);
+    let r = witness_request(&swapped, 0, &empty);
+    let out = s.witness(&ctx(), &r, &cosign, &dispute).await.unwrap();
+    assert!(matches!(out, WitnessOutcome::Disputed { .. }), "{out:?}");
+    let mut altered = honest.clone();
+    altered[2].envelope_sha256 = [7; 32];
+    let out = s
+        .witness(
+            &ctx(),
+            &witness_request(&altered, 0, &empty),
+            &cosign,
+            &dispute,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, WitnessOutcome::Disputed { .. }), "{out:?}");
+    assert_eq!(
+        s.log_state(PartyCode::US, false)
+            .await
+            .unwrap()
+            .map(|l| l.size())
+            .unwrap_or(0),
+        0
+    );
+    let kinds: Vec<String> = s
+        .disputes(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.contains(&"out-of-order".to_owned())
+            && kinds.contains(&"unknown-envelope".to_owned())
+    );
+
+    // The honest log in two steps: the first two leaves, then the third.
+    let first = witness_request(&honest[..2], 0, &empty);
+    let out = s.witness(&ctx(), &first, &cosign, &dispute).await.unwrap();
+    let WitnessOutcome::Cosigned { note } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        note.starts_with(&first.note) && note.contains("\n— cosigned "),
+        "{note}"
+    );
+    // Asked again for the same size and head: the same cosignature, nothing new.
+    let again = s.witness(&ctx(), &first, &cosign, &dispute).await.unwrap();
+    assert_eq!(again, WitnessOutcome::Cosigned { note: note.clone() });
+    // From the wrong size: told where the copy is.
+    let mut copy = empty.clone();
+    for l in &honest[..2] {
+        copy.append(l.hash(), |_, _| {});
+    }
+    let late = witness_request(&honest[1..], 1, &{
+        let mut c = empty.clone();
+        c.append(honest[0].hash(), |_, _| {});
+        c
+    });
+    let out = s.witness(&ctx(), &late, &cosign, &dispute).await.unwrap();
+    assert_eq!(out, WitnessOutcome::Behind { size: 2 });
+    let rest = witness_request(&honest[2..], 2, &copy);
+    assert!(matches!(
+        s.witness(&ctx(), &rest, &cosign, &dispute).await.unwrap(),
+        WitnessOutcome::Cosigned { .. }
+    ));
+    let state = s.log_state(PartyCode::US, false).await.unwrap().unwrap();
+    assert_eq!((state.size(), state.root()), (3, rest.root));
+    // Another head at a size cosigned before: a fork, raised once.
+    let mut forked = honest[..2].to_vec();
+    forked[1].logged += Duration::seconds(1);
+    let fork = witness_request(&forked, 0, &empty);
+    for _ in 0..2 {
+        let out = s.witness(&ctx(), &fork, &cosign, &dispute).await.unwrap();
+        assert!(matches!(out, WitnessOutcome::Disputed { .. }), "{out:?}");
+    }
+    let forks: Vec<_> = s
+        .disputes(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.kind == "fork")
+        .collect();
+    assert_eq!(forks.len(), 1);
+    assert_eq!(
+        s.dispute(forks[0].id).await.unwrap().unwrap().evidence,
+        forks[0].evidence
+    );
+
+    // What US's log must show by now and does not: the copy holds all three, so nothing; a
+    // message MX sends now is not due before its receipt.
+    assert_eq!(
+        s.unlogged(PartyCode::US, now_us() + Duration::hours(1), 100)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    let c = send_new(s, PartyCode::US, ItemKind::Referral, "urgent").await;
+    let receipt = fake_envelope(Uuid::now_v7(), 1, "receipt", "r");
+    s.record_receipt(PartyCode::US, &receipt, &[accepted(&c.envelope)], now_us())
+        .await
+        .unwrap();
+    let missing = s
+        .unlogged(PartyCode::US, now_us() + Duration::hours(1), 100)
+        .await
+        .unwrap();
+    let ids: Vec<Uuid> = missing.iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        vec![c.envelope.id, receipt.id],
+        "its message, acknowledged, and US's receipt"
+    );
+    assert!(
+        s.unlogged(PartyCode::US, now_us() - Duration::hours(1), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

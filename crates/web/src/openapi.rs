@@ -23,6 +23,8 @@ use crate::{auth, problem};
         api::exchange::list_requests, api::exchange::create_request, api::exchange::get_request,
         api::exchange::acknowledge_request, api::exchange::answer_request, api::exchange::withdraw_request,
         api::exchange::list_peers, api::exchange::get_reciprocity,
+        api::log::list, api::log::checkpoint, api::log::proof, api::log::consistency,
+        api::log::disputes, api::log::dispute,
     ),
     components(schemas(problem::Problem, problem::FieldProblem, dto::CommitmentIn, dto::ActionIn,
         dto::IndicatorIn, dto::MeasurementIn, dto::MeetingIn, dto::UserIn, dto::UserUpdateIn, dto::MeUpdateIn, dto::LoginIn)),

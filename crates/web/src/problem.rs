@@ -169,6 +169,8 @@ impl From<puente_exchange::error::ExchangeError> for ApiError {
             E::Store(s) => s.into(),
             // What was composed is more than the exchange carries to a peer.
             E::BodyTooLarge { max, .. } => ApiError::PayloadTooLarge { limit: max },
+            // The log does not hold it (yet): no such entry, or no checkpoint covers it.
+            E::NotInLog { .. } => ApiError::NotFound { kind: "log-entry" },
             other => ApiError::internal(&error_chain(&other)),
         }
     }

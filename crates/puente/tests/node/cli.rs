@@ -5,7 +5,6 @@
 use puente_exchange::card::PeerCard;
 use puente_exchange::keys::NodeKey;
 use puente_exchange::tls::NodeTls;
-use sqlx::Connection;
 
 use crate::helpers::{Backend, PgDatabase, TestNode, both_backends, puente};
 
@@ -292,24 +291,7 @@ async fn audit_verify_finds_a_tampered_entry(backend: Backend) {
     assert!(n >= 11, "only {n} audit entries after init");
 
     let sql = "UPDATE audit SET actor = 'mallory' WHERE seq = 2";
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&node.database_url())
-                .await
-                .unwrap();
-            let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
-            assert_eq!(done.rows_affected(), 1);
-            conn.close().await.unwrap();
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&node.database_url())
-                .await
-                .unwrap();
-            let done = sqlx::query(sql).execute(&mut conn).await.unwrap();
-            assert_eq!(done.rows_affected(), 1);
-            conn.close().await.unwrap();
-        }
-    }
+    assert_eq!(node.execute_sql(sql).await, 1);
 
     let (code, stdout) = node.audit_verify().await;
     assert_eq!(code, 1, "{stdout}");

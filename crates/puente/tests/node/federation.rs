@@ -92,7 +92,7 @@ async fn a_withdrawal_that_crosses_the_outcome_leaves_both_nodes_agreeing() {
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     node: &TestNode,
     token: &str,
     method: &str,
@@ -117,7 +117,7 @@ async fn call(
 }
 
 /// Waits until `check` holds for the answer to `GET path`, or fails after 30 s.
-async fn eventually(
+pub(crate) async fn eventually(
     node: &TestNode,
     token: &str,
     path: &str,
@@ -142,7 +142,7 @@ async fn eventually(
 
 /// `from` sends a referral to `to`'s party and it reaches `to`: what `from` answered, and the
 /// referral's path (the same on both nodes).
-async fn refer(
+pub(crate) async fn refer(
     (from, from_t): (&TestNode, &str),
     (to, to_t): (&TestNode, &str),
     party: &str,
@@ -170,13 +170,19 @@ async fn refer(
 }
 
 /// Takes `step` on the item at `path` and expects it accepted; the item as it now stands.
-async fn take(node: &TestNode, token: &str, path: &str, step: &str, body: Value) -> Value {
+pub(crate) async fn take(
+    node: &TestNode,
+    token: &str,
+    path: &str,
+    step: &str,
+    body: Value,
+) -> Value {
     let (s, v) = call(node, token, "POST", &format!("{path}/{step}"), Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{step}: {v}");
     v
 }
 
-fn referral(to: &str, summary: &str) -> Value {
+pub(crate) fn referral(to: &str, summary: &str) -> Value {
     let mut r = fictional_referral(summary);
     r["to"] = json!(to);
     r

@@ -431,6 +431,46 @@ async fn stream_with_faults(backend: Backend, victim: Victim) {
         let (code, out) = node.audit_verify().await;
         assert_eq!(code, 0, "{out}");
     }
+
+    // Each exchange log, after the kills, is consistent with every checkpoint its node signed
+    // (and the peer cosigned): it is cosigned at its full size, verifies offline from its
+    // export, and neither node found anything wrong with the other's.
+    for (node, peer, other) in [(&us, "MX", &mx), (&mx, "US", &us)] {
+        let admin = node.token("admin").await;
+        crate::federation::eventually(
+            node,
+            &admin,
+            "/api/v1/log",
+            "the log cosigned in full",
+            |v| v[0]["size"].as_u64().unwrap_or(0) > 0 && v[0]["cosigned"] == v[0]["size"],
+        )
+        .await;
+        let bundle = node.cli(&["log", "export", "--peer", peer]).await;
+        bundle.assert_success();
+        let path = node.tmp().join("log.bundle");
+        std::fs::write(&path, &bundle.stdout).unwrap();
+        let key = other.cli(&["peer", "export"]).await;
+        let public = key
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("signing-key "))
+            .unwrap_or_else(|| panic!("no signing key in the card: {}", key.stdout))
+            .to_owned();
+        let out = crate::helpers::puente(
+            &[
+                "log",
+                "verify",
+                &path.to_string_lossy(),
+                "--peer-key",
+                &public,
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let disputes = node.cli(&["log", "disputes"]).await;
+        assert_eq!(disputes.stdout.trim(), "no disputes", "{}", disputes.stdout);
+    }
     eprintln!(
         "{backend:?}/{victim:?}: whole test {:.1} s",
         started.elapsed().as_secs_f64()

@@ -467,6 +467,30 @@ impl TestNode {
             .to_owned()
     }
 
+    /// Runs raw SQL on the node's database, bypassing the node (to tamper with what it stored);
+    /// how many rows it changed.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        use sqlx::Connection as _;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url())
+                    .await
+                    .unwrap();
+                let n = sqlx::query(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+                n.rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url())
+                    .await
+                    .unwrap();
+                let n = sqlx::query(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+                n.rows_affected()
+            }
+        }
+    }
+
     /// `puente audit verify`: its exit code and stdout.
     pub async fn audit_verify(&self) -> (i32, String) {
         let out = self.cli(&["audit", "verify"]).await;

@@ -12,6 +12,7 @@ mod cli;
 mod api;
 mod crash;
 mod demo;
+mod exchange_log;
 mod federation;
 mod federation_faults;
 mod federation_rejects;

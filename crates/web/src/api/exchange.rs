@@ -193,7 +193,7 @@ fn item_out(x: &Exchange, item: &ExchangeItem, content: Value, at: OffsetDateTim
 
 // ---- shared ---------------------------------------------------------------------------------
 
-fn exchange(state: &AppState) -> Result<&Arc<Exchange>, ApiError> {
+pub(crate) fn exchange(state: &AppState) -> Result<&Arc<Exchange>, ApiError> {
     state
         .inner
         .exchange
@@ -248,7 +248,7 @@ async fn authorize_item(
 }
 
 /// Writes a read of exchange data to the audit trail.
-async fn audit_read(
+pub(crate) async fn audit_read(
     state: &AppState,
     who: &Authed,
     action: &str,

@@ -6,6 +6,7 @@ pub mod commitments;
 pub mod dto;
 pub mod exchange;
 pub mod indicators;
+pub mod log;
 pub mod meetings;
 pub mod users;
 
@@ -106,7 +107,13 @@ pub fn router(state: AppState) -> Router {
         .route("/requests/{id}/answer", post(exchange::answer_request))
         .route("/requests/{id}/withdraw", post(exchange::withdraw_request))
         .route("/peers", get(exchange::list_peers))
-        .route("/reciprocity", get(exchange::get_reciprocity));
+        .route("/reciprocity", get(exchange::get_reciprocity))
+        .route("/log", get(log::list))
+        .route("/log/{peer}/checkpoint", get(log::checkpoint))
+        .route("/log/{peer}/proof", get(log::proof))
+        .route("/log/{peer}/consistency", get(log::consistency))
+        .route("/disputes", get(log::disputes))
+        .route("/disputes/{id}", get(log::dispute));
 
     // Fallbacks first: layers wrap only what the router holds when they are added.
     Router::new()
