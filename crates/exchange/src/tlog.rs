@@ -593,29 +593,6 @@ impl Exchange {
 
     // ---- proofs --------------------------------------------------------------------------
 
-    /// The heads of `ranges` of the log `origin`, from the complete subtrees they fold from.
-    async fn range_heads(
-        &self,
-        origin: &str,
-        ranges: &[merkle::Range],
-    ) -> Result<Vec<Hash>, ExchangeError> {
-        let per_range: Vec<Vec<merkle::Subtree>> = ranges
-            .iter()
-            .map(|(s, e)| merkle::subtrees(*s, *e))
-            .collect();
-        let all: Vec<merkle::Subtree> = per_range.iter().flatten().copied().collect();
-        let heads = self.store().log_subtree_heads(origin, &all).await?;
-        let mut at = 0;
-        Ok(per_range
-            .iter()
-            .map(|subtrees| {
-                let h = merkle::fold(&heads[at..at + subtrees.len()]);
-                at += subtrees.len();
-                h
-            })
-            .collect())
-    }
-
     /// The consistency proof between sizes `from` and `to` of the log `origin`.
     pub async fn consistency_hashes(
         &self,
@@ -624,7 +601,7 @@ impl Exchange {
         to: u64,
     ) -> Result<Vec<Hash>, ExchangeError> {
         let ranges = merkle::consistency_ranges(from, to).map_err(puente_log::LogError::from)?;
-        self.range_heads(origin, &ranges).await
+        range_heads(self.store().as_ref(), origin, &ranges).await
     }
 
     /// The inclusion proof of the envelope whose hash is `envelope` in this node's log with
@@ -653,7 +630,7 @@ impl Exchange {
         };
         let ranges =
             merkle::inclusion_ranges(index, checkpoint.size).map_err(puente_log::LogError::from)?;
-        let hashes = self.range_heads(&origin, &ranges).await?;
+        let hashes = range_heads(self.store().as_ref(), &origin, &ranges).await?;
         Ok(InclusionProof {
             extra: Some(leaf.to_data().into_bytes()),
             index,
@@ -661,6 +638,30 @@ impl Exchange {
             checkpoint: Note::parse(&checkpoint.note)?,
         })
     }
+}
+
+/// The heads of `ranges` of the log `origin` (the hashes of a proof), from the complete
+/// subtrees they fold from: one read of stored heads and one per block of 16 leaves involved.
+pub async fn range_heads(
+    store: &dyn puente_store::Store,
+    origin: &str,
+    ranges: &[merkle::Range],
+) -> Result<Vec<Hash>, ExchangeError> {
+    let per_range: Vec<Vec<merkle::Subtree>> = ranges
+        .iter()
+        .map(|(s, e)| merkle::subtrees(*s, *e))
+        .collect();
+    let all: Vec<merkle::Subtree> = per_range.iter().flatten().copied().collect();
+    let heads = store.log_subtree_heads(origin, &all).await?;
+    let mut at = 0;
+    Ok(per_range
+        .iter()
+        .map(|subtrees| {
+            let h = merkle::fold(&heads[at..at + subtrees.len()]);
+            at += subtrees.len();
+            h
+        })
+        .collect())
 }
 
 // ---- the cosigning endpoint --------------------------------------------------------------

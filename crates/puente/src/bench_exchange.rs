@@ -114,6 +114,7 @@ pub async fn exchange(args: BenchExchangeArgs) -> Result<()> {
         );
         let mut latency = latency(&client, &base, &token, &args, &us_dir).await?;
         latency.calm = calm;
+        latency.cosign = cosign_round_trips(&us_dir).await?;
         let rss = (us.peak_rss_kib(), mx.peak_rss_kib());
         let catch_up = if args.backlog > 0 {
             Some(catch_up(&client, &base, &token, &args, &mut mx, &mx_dir).await?)
@@ -209,6 +210,38 @@ async fn catch_up(
         drain_secs: drained.duration_since(first).as_secs_f64(),
         left_after_first,
     })
+}
+
+/// US's checkpoints of its log with MX, read from its database: how many, how many cosigned,
+/// and the round trip from making one to storing MX's cosignature.
+async fn cosign_round_trips(
+    us_dir: &std::path::Path,
+) -> Result<(usize, usize, Duration, Duration)> {
+    let node = NodeDir::load(us_dir)?;
+    let store = open_store(node.database_url(None), &node.dir).await?;
+    let origin = puente_log::origin(PartyCode::US, PartyCode::MX);
+    let mut all = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.checkpoints(&origin, from, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.size + 1;
+        all.extend(page);
+    }
+    let mut trips: Vec<Duration> = all
+        .iter()
+        .filter_map(|c| {
+            let took = c.cosigned_at? - c.made_at;
+            Duration::try_from(took).ok()
+        })
+        .collect();
+    trips.sort();
+    Ok((
+        all.len(),
+        trips.len(),
+        percentile(&trips, 50.0),
+        percentile(&trips, 99.0),
+    ))
 }
 
 /// US's backlog to MX, from its peers page.
@@ -479,6 +512,9 @@ async fn throughput(
 struct Latency {
     /// How long the machine took to be quiet again after the throughput phase.
     calm: Option<Duration>,
+    /// US's checkpoints of its log with MX so far: how many, how many MX cosigned, and the
+    /// time from making one to storing MX's cosignature (p50, p99).
+    cosign: (usize, usize, Duration, Duration),
     sent: usize,
     errors: usize,
     p50: Duration,
@@ -580,6 +616,7 @@ async fn latency(
     latencies.sort_unstable();
     create_times.sort_unstable();
     Ok(Latency {
+        cosign: (0, 0, Duration::ZERO, Duration::ZERO),
         calm: None,
         sent: latencies.len(),
         errors,
@@ -662,6 +699,14 @@ fn report(
         ms(l.p99),
         ms(l.max),
         ms(l.create_p99)
+    );
+    let (made, cosigned, p50, p99) = l.cosign;
+    println!(
+        "Exchange log: US made {made} checkpoints of its log with MX during the run, {cosigned} of \
+         them cosigned by MX (a later cosignature covers the ones skipped); from making one to \
+         storing MX's cosignature: p50 {:.1} ms, p99 {:.1} ms.\n",
+        ms(p50),
+        ms(p99)
     );
     let mib = |k: Option<u64>| {
         k.map_or_else(

@@ -237,6 +237,24 @@ pub enum BenchCommand {
     Api(BenchApiArgs),
     /// Start two peered nodes and measure referral throughput and end-to-end latency.
     Exchange(BenchExchangeArgs),
+    /// Measure the exchange log: appends, and proofs at large sizes.
+    Log(BenchLogArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchLogArgs {
+    /// Referrals sent through the node's write path (each with its log leaf).
+    #[arg(long, default_value_t = 100_000)]
+    pub appends: u64,
+    /// Log sizes to build and prove at.
+    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    pub sizes: Vec<u64>,
+    /// Proofs of each kind per size.
+    #[arg(long, default_value_t = 1_000)]
+    pub proofs: usize,
+    /// Directory for the databases, kept afterwards [default: a temporary one, removed].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

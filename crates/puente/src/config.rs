@@ -456,6 +456,15 @@ flash = {flash}
 immediate = {immediate}
 priority = {priority}
 routine = {routine}
+
+# The exchange log (docs/exchange-log.md): a checkpoint this often while entries wait, or as
+# soon as this many wait; how long after this node holds an envelope the peer's log must show
+# it; how often the node checks its own log and the peer's.
+[federation.log]
+checkpoint_every_ms = {checkpoint_every_ms}
+checkpoint_entries = {checkpoint_entries}
+grace_secs = {grace_secs}
+verify_every_secs = {verify_every_secs}
 "#,
         database = toml::Value::String(database.to_owned()),
         secure_cookies = web.secure_cookies,
@@ -468,6 +477,10 @@ routine = {routine}
         max_batch = fed.max_batch,
         max_age_secs = fed.max_age_secs,
         max_skew_secs = fed.max_skew_secs,
+        checkpoint_every_ms = fed.log.checkpoint_every_ms,
+        checkpoint_entries = fed.log.checkpoint_entries,
+        grace_secs = fed.log.grace_secs,
+        verify_every_secs = fed.log.verify_every_secs,
         flash = clock(clocks.flash),
         immediate = clock(clocks.immediate),
         priority = clock(clocks.priority),
@@ -591,6 +604,14 @@ mod tests {
                 "[federation] endpoint",
             ),
             ("[federation]\nmax_batch = 0\n", "[federation] max_batch"),
+            (
+                "[federation.log]\ncheckpoint_entries = 0\n",
+                "[federation.log] checkpoint_entries",
+            ),
+            (
+                "[federation.log]\ncheckpoint_every_ms = 1\n",
+                "[federation.log] checkpoint_every_ms",
+            ),
             (
                 "[federation]\nmax_skew_secs = 999999\n",
                 "[federation] max_skew_secs",

@@ -19,6 +19,7 @@ macro_rules! say {
 mod audit;
 mod bench;
 mod bench_exchange;
+mod bench_log;
 mod cli;
 mod config;
 mod data;
@@ -101,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
         Command::Bench(BenchCommand::Exchange(args)) => bench_exchange::exchange(args).await?,
+        Command::Bench(BenchCommand::Log(args)) => bench_log::log(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

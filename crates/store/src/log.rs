@@ -13,9 +13,10 @@ use puente_log::{CompactRange, Hash, Leaf};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Complete subtrees of `2^STORED_LEVEL` leaves and more have their heads stored; smaller ones
-/// are computed from at most that many leaf hashes when a proof needs them.
-pub const STORED_LEVEL: u32 = 8;
+/// Complete subtrees of `2^STORED_LEVEL` leaves and more have their heads stored (about one row
+/// per 8 leaves); smaller ones are computed from at most that many leaf hashes when a proof
+/// needs them, so a proof reads two or three small sets of rows whatever the log's size.
+pub const STORED_LEVEL: u32 = 4;
 
 /// Where a log stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

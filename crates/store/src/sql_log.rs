@@ -417,7 +417,7 @@ pub(crate) async fn leaf_of_envelope<B: Backend>(
     row.map(|r| leaf_of(origin, owner, other, r)).transpose()
 }
 
-/// The heads of `subtrees` of the log `origin`, in their order: those of 256 leaves and more as
+/// The heads of `subtrees` of the log `origin`, in their order: those of 16 leaves and more as
 /// stored, smaller ones from their leaves' hashes. Two statements, whatever is asked.
 pub(crate) async fn subtree_heads<B: Backend>(
     b: &B,
@@ -452,7 +452,7 @@ pub(crate) async fn subtree_heads<B: Backend>(
             heads.insert(t, parse_hash("log node", origin, &hash)?);
         }
     }
-    // The small subtrees, from the leaf hashes of the blocks of 256 they lie in.
+    // The small subtrees, from the leaf hashes of the blocks of 16 they lie in.
     let blocks: BTreeSet<u64> = subtrees
         .iter()
         .filter(|t| t.level < STORED_LEVEL)
@@ -1056,4 +1056,44 @@ pub(crate) async fn unlogged<B: Backend>(
     }
     tx.commit().await?;
     Ok(found)
+}
+
+/// Appends `count` synthetic leaves (messages out, hashes made up) to this node's own log with
+/// `peer`, in transactions of `per_tx`: for `puente bench log`, on a throwaway database only —
+/// these leaves name no stored envelope. Returns the log's size.
+pub(crate) async fn bench_fill<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    count: u64,
+    per_tx: u64,
+    logged: OffsetDateTime,
+) -> Result<u64> {
+    let mut done = 0;
+    let mut size = 0;
+    while done < count {
+        let mut tx = b.begin_write().await?;
+        let c = &mut *tx;
+        let me = me(c).await?;
+        let mut log = Appender::own(c, me, peer).await?;
+        let n = per_tx.min(count - done);
+        for _ in 0..n {
+            let seq = log.size() + 1;
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&seq.to_be_bytes());
+            log.push(Leaf {
+                sender: me,
+                recipient: peer,
+                direction: puente_log::Direction::Out,
+                stream: puente_log::Stream::Message,
+                seq,
+                logged,
+                envelope_sha256: hash,
+            });
+        }
+        size = log.size();
+        log.flush(c).await?;
+        tx.commit().await?;
+        done += n;
+    }
+    Ok(size)
 }

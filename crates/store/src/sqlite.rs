@@ -111,6 +111,20 @@ impl SqliteStore {
         self.checkpoint.close().await;
     }
 
+    /// Appends `count` synthetic leaves to this node's own log with `peer`, `per_tx` in each
+    /// transaction, bypassing the rule that every leaf names a stored envelope: for `puente
+    /// bench log` on a throwaway database. The log's size after.
+    #[doc(hidden)]
+    pub async fn bench_fill_log(
+        &self,
+        peer: puente_domain::PartyCode,
+        count: u64,
+        per_tx: u64,
+        logged: time::OffsetDateTime,
+    ) -> Result<u64> {
+        crate::sql_log::bench_fill(self, peer, count, per_tx, logged).await
+    }
+
     /// Runs raw SQL on the write connection, bypassing every rule of the store: for tests that
     /// must tamper with stored rows.
     #[doc(hidden)]

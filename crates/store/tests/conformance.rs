@@ -3935,7 +3935,8 @@ async fn subtree_heads_from_stored_nodes_and_leaves_agree_with_the_reference(h: 
     as_mx(&h).await;
     let s = h.s();
     s.put_peer(&ctx(), &card(PartyCode::US, 1)).await.unwrap();
-    // 600 envelopes in groups, so that subtrees of 256 and 512 leaves are complete and stored.
+    // 600 envelopes in groups: subtrees of 16 leaves and more are complete and stored, smaller
+    // ones (and those on the right edge) come from their leaves.
     for _ in 0..3 {
         let jobs: Vec<SendJob> = (0..200)
             .map(|_| {
@@ -3980,6 +3981,14 @@ async fn subtree_heads_from_stored_nodes_and_leaves_agree_with_the_reference(h: 
             index: 599,
         },
         puente_log::Subtree { level: 6, index: 8 },
+        puente_log::Subtree {
+            level: 4,
+            index: 36,
+        },
+        puente_log::Subtree {
+            level: 2,
+            index: 149,
+        },
     ];
     let got = s.log_subtree_heads(&origin, &ask).await.unwrap();
     for (t, h) in ask.iter().zip(&got) {

@@ -5,7 +5,7 @@
 -- and a copy of the peer's log of the same exchange, checked leaf by leaf before it cosigns.
 -- Both are append-only RFC 9162 Merkle trees named by their origin (puente/<owner>/exchange/
 -- <peer>). `log_leaves` holds each entry (all it takes to rebuild its exact leaf text) with its
--- leaf hash, `log_nodes` the heads of complete subtrees of 256 leaves and more (so a proof reads
+-- leaf hash, `log_nodes` the heads of complete subtrees of 16 leaves and more (so a proof reads
 -- a handful of rows, whatever the size), `logs` each log's size and compact range. Nothing
 -- updates or deletes a leaf, a node, a checkpoint or a dispute; a purge of envelope bodies under
 -- a retention rule leaves them all.
