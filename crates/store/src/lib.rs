@@ -331,6 +331,12 @@ pub trait Store: Send + Sync + 'static {
         from: u64,
         limit: u32,
     ) -> Result<Vec<(u64, puente_log::Leaf)>>;
+    /// The log indexes of the envelopes `ids` exchanged with `peer`, in this node's own log.
+    async fn log_indexes_of_envelopes(
+        &self,
+        peer: PartyCode,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, u64)>>;
     /// The leaf of the envelope whose hash is `envelope_hash` in the log `origin`.
     async fn log_leaf_of_envelope(
         &self,

@@ -1611,6 +1611,14 @@ impl<B: Backend> Store for B {
         sql_log::leaves(self, origin, from, limit).await
     }
 
+    async fn log_indexes_of_envelopes(
+        &self,
+        peer: PartyCode,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, u64)>> {
+        sql_log::indexes_of_envelopes(self, peer, ids).await
+    }
+
     async fn log_leaf_of_envelope(
         &self,
         origin: &str,

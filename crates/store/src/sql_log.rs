@@ -498,6 +498,33 @@ pub(crate) async fn subtree_heads<B: Backend>(
         .collect()
 }
 
+/// Where the envelopes `ids` (exchanged with `peer`) are in this node's own log with `peer`: their
+/// ids and log indexes, in index order (ids not found are left out).
+pub(crate) async fn indexes_of_envelopes<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, u64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut c = b.read_one().await?;
+    let me = me(&mut *c).await?;
+    let mut sql = Sql::new("");
+    let origin = sql.param(origin_of(me, peer, true));
+    let p = sql.param(peer.as_str());
+    let list = crate::sql::in_list(&mut sql, ids.iter().map(|i| id_text(*i)));
+    sql.text = format!(
+        "SELECT e.id, l.idx FROM envelopes e JOIN log_leaves l \
+         ON l.origin = {origin} AND l.envelope_hash = e.hash \
+         WHERE e.peer = {p} AND e.direction IN ('out', 'in') AND e.id {list} ORDER BY l.idx"
+    );
+    let rows: Vec<(String, i64)> = c.fetch(&sql).await?;
+    rows.into_iter()
+        .map(|(id, idx)| Ok((parse_id("envelope", &id)?, seq_read("log leaf", &id, idx)?)))
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 

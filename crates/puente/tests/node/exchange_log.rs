@@ -348,6 +348,22 @@ async fn both_logs_are_cosigned_proven_and_verified_offline(backend: Backend) {
         assert_eq!(s, StatusCode::OK);
         assert_eq!(d, json!([]), "{d}");
     }
+    // A read of an item names where its envelopes are in the log: the first referral US sent
+    // is its log's first entry.
+    let (s, _) = call(&us, &us_t, "GET", &format!("/api/v1/referrals/{id}"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, audit) = call(&us, &us_admin, "GET", "/api/v1/audit?limit=1000", None).await;
+    let read = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "referral.read")
+        .unwrap()
+        .clone();
+    let detail: Value = serde_json::from_str(read["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["log_indexes"], json!([0]), "{detail}");
+
     // Every write of exchange data names the log index it touched.
     let (_, audit) = call(&mx, &mx_admin, "GET", "/api/v1/audit?limit=1000", None).await;
     let receives: Vec<&Value> = audit["items"]

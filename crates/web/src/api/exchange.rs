@@ -601,12 +601,29 @@ async fn get_one(
 ) -> Result<Json<ItemOut>, ApiError> {
     let x = exchange(state)?;
     let (item, content) = load_item(state, who, kind, raw, Act::Read).await?;
+    // The read names where the item's envelopes are in the exchange log.
+    let peer = if item.originator == x.party() {
+        item.recipient
+    } else {
+        item.originator
+    };
+    let envelopes: Vec<uuid::Uuid> = std::iter::once(item.id)
+        .chain(item.steps.iter().map(|s| s.envelope))
+        .collect();
+    let indexes: Vec<u64> = state
+        .inner
+        .store
+        .log_indexes_of_envelopes(peer, &envelopes)
+        .await?
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
     audit_read(
         state,
         who,
         &format!("{}.read", kind.as_str()),
         Some(item.id.to_string()),
-        json!({}),
+        json!({ "log_indexes": indexes }),
     )
     .await?;
     Ok(Json(item_out(x, &item, content, OffsetDateTime::now_utc())))
