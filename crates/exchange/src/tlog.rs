@@ -525,12 +525,32 @@ impl Exchange {
         }
     }
 
-    /// Raises a dispute for each envelope the peer's log should hold by now and does not.
+    /// Raises a dispute for each envelope the peer's log should hold by now and does not, and
+    /// for each the peer's log named another envelope for.
     async fn find_unlogged(&self, party: PartyCode) -> Result<(), ExchangeError> {
         let grace =
             time::Duration::try_from(self.settings().log.grace).unwrap_or(time::Duration::MINUTE);
         let cutoff = OffsetDateTime::now_utc() - grace;
-        let missing = self.store().unlogged(party, cutoff, 2_000).await?;
+        let mut missing: Vec<(puente_store::log::Unlogged, Option<String>)> = self
+            .store()
+            .settle_pending(party)
+            .await?
+            .into_iter()
+            .map(|(index, named, held)| {
+                let why = format!(
+                    "{party}'s log names envelope {} at index {index} under this seq",
+                    hex::encode(named)
+                );
+                (held, Some(why))
+            })
+            .collect();
+        missing.extend(
+            self.store()
+                .unlogged(party, cutoff, 2_000)
+                .await?
+                .into_iter()
+                .map(|m| (m, None)),
+        );
         if missing.is_empty() {
             return Ok(());
         }
@@ -542,7 +562,7 @@ impl Exchange {
         let (log_key, _) = self.peer_keys(&peer)?;
         let copy_origin = origin(party, self.party());
         let latest = self.store().latest_checkpoint(&copy_origin, true).await?;
-        for m in missing {
+        for (m, why) in missing {
             let dispute = Dispute {
                 format: DISPUTE_VERSION.to_owned(),
                 kind: DisputeKind::MissingEnvelope,
@@ -554,7 +574,7 @@ impl Exchange {
                 raised_at_unix: unix_now(),
                 detail: format!(
                     "{}'s log does not show envelope {} ({} {} seq {}, sha256 {}), which {} held \
-                     more than {} s before {party}'s latest checkpoint it cosigned",
+                     more than {} s before it checked{}",
                     party,
                     m.id,
                     m.direction.as_str(),
@@ -563,6 +583,7 @@ impl Exchange {
                     hex::encode(m.hash),
                     self.party(),
                     self.settings().log.grace.as_secs(),
+                    why.map_or(String::new(), |w| format!(": {w}")),
                 ),
                 checkpoints: latest.iter().map(|c| c.note.clone()).collect(),
                 consistency: None,
@@ -604,20 +625,22 @@ impl Exchange {
         range_heads(self.store().as_ref(), origin, &ranges).await
     }
 
-    /// The inclusion proof of the envelope whose hash is `envelope` in this node's log with
-    /// `peer`, under the latest checkpoint that covers it (the latest cosigned one if any
+    /// The inclusion proof of entry `index` of this node's log with `peer` (an envelope's
+    /// `log_index`), under the latest checkpoint that covers it (the latest cosigned one if any
     /// does): a C2SP tlog-proof carrying the leaf's data.
     pub async fn inclusion_proof(
         &self,
         peer: PartyCode,
-        envelope: &Hash,
+        index: u64,
     ) -> Result<InclusionProof, ExchangeError> {
         let origin = origin(self.party(), peer);
-        let (index, leaf) = self
+        let (_, leaf) = self
             .store()
-            .log_leaf_of_envelope(&origin, envelope)
+            .log_leaves(&origin, index, 1)
             .await?
-            .ok_or_else(|| not_in_log("the envelope is not in the log"))?;
+            .pop()
+            .filter(|(i, _)| *i == index)
+            .ok_or_else(|| not_in_log("the entry is not in the log"))?;
         let cosigned = self.store().latest_checkpoint(&origin, true).await?;
         let checkpoint = match cosigned.filter(|c| c.size > index) {
             Some(c) => c,

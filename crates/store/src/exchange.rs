@@ -133,6 +133,8 @@ pub struct EnvelopeRecord {
     pub stored_at: OffsetDateTime,
     /// Outbound only: when its receipt arrived.
     pub delivered_at: Option<OffsetDateTime>,
+    /// Its index in this node's own log with its peer.
+    pub log_index: Option<u64>,
 }
 
 /// A new item, as its originator composed it.

@@ -337,12 +337,6 @@ pub trait Store: Send + Sync + 'static {
         peer: PartyCode,
         ids: &[Uuid],
     ) -> Result<Vec<(Uuid, u64)>>;
-    /// The leaf of the envelope whose hash is `envelope_hash` in the log `origin`.
-    async fn log_leaf_of_envelope(
-        &self,
-        origin: &str,
-        envelope_hash: &puente_log::Hash,
-    ) -> Result<Option<(u64, puente_log::Leaf)>>;
     /// The heads of complete subtrees of the log `origin`, in the order asked (for proofs).
     async fn log_subtree_heads(
         &self,
@@ -387,8 +381,15 @@ pub trait Store: Send + Sync + 'static {
     /// The latest disputes, newest first.
     async fn disputes(&self, limit: u32) -> Result<Vec<log::DisputeRecord>>;
     async fn dispute(&self, id: Uuid) -> Result<Option<log::DisputeRecord>>;
+    /// Leaves of `peer`'s log that named envelopes this node did not hold when it cosigned: those
+    /// it now holds under the same hash are settled; those under another are returned (the
+    /// leaf's index and hash, and the envelope held) to be disputed.
+    async fn settle_pending(
+        &self,
+        peer: PartyCode,
+    ) -> Result<Vec<(u64, puente_log::Hash, log::Unlogged)>>;
     /// Envelopes with `peer` that its log must hold by `cutoff` and this node's copy of it does
-    /// not (see `sql_log::unlogged`).
+    /// not cover (see `sql_log::unlogged`).
     async fn unlogged(
         &self,
         peer: PartyCode,

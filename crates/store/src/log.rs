@@ -118,10 +118,10 @@ pub struct DisputeRecord {
     pub raised_at: OffsetDateTime,
 }
 
-/// An envelope of this node's that the peer's log should hold by now and does not.
+/// An envelope of this node's that the peer's log should hold by now and does not (or, from
+/// `settle_pending`, the one it holds under a seq the peer's log named another for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unlogged {
-    pub row_no: i64,
     pub id: Uuid,
     /// Seen from this node.
     pub direction: crate::Direction,

@@ -113,6 +113,7 @@ pub(crate) struct EnvelopeRow {
     pub item_id: Option<String>,
     pub stored_at: i64,
     pub delivered_at: Option<i64>,
+    pub log_idx: Option<i64>,
 }
 
 impl EnvelopeRow {
@@ -130,9 +131,12 @@ impl EnvelopeRow {
         "item_id",
         "stored_at",
         "delivered_at",
+        "log_idx",
     ];
 
     /// The arguments of [`EnvelopeRow::COLS`] for an envelope stored now (`stored_at`).
+    // One argument per column the envelope itself does not give.
+    #[allow(clippy::too_many_arguments)]
     pub fn args(
         peer: PartyCode,
         direction: Direction,
@@ -141,8 +145,10 @@ impl EnvelopeRow {
         item: Option<Uuid>,
         stored_at: i64,
         delivered_at: Option<i64>,
+        log_idx: u64,
     ) -> Result<Vec<Arg>> {
         let id = id_text(e.id);
+        let log_idx = seq_sql("envelope", &id, log_idx)?;
         Ok(vec![
             peer.as_str().into(),
             direction.as_str().into(),
@@ -156,6 +162,7 @@ impl EnvelopeRow {
             item.map(id_text).into(),
             stored_at.into(),
             delivered_at.into(),
+            Some(log_idx).into(),
         ])
     }
 
@@ -191,6 +198,7 @@ impl EnvelopeRow {
                 .transpose()?,
             stored_at: instant(K, id, self.stored_at)?,
             delivered_at: opt_instant(K, id, self.delivered_at)?,
+            log_index: self.log_idx.map(|i| seq_read(K, id, i)).transpose()?,
         };
         Ok((self.row_no, record))
     }

@@ -1619,14 +1619,6 @@ impl<B: Backend> Store for B {
         sql_log::indexes_of_envelopes(self, peer, ids).await
     }
 
-    async fn log_leaf_of_envelope(
-        &self,
-        origin: &str,
-        envelope_hash: &puente_log::Hash,
-    ) -> Result<Option<(u64, puente_log::Leaf)>> {
-        sql_log::leaf_of_envelope(self, origin, envelope_hash).await
-    }
-
     async fn log_subtree_heads(
         &self,
         origin: &str,
@@ -1690,6 +1682,13 @@ impl<B: Backend> Store for B {
 
     async fn dispute(&self, id: Uuid) -> Result<Option<crate::log::DisputeRecord>> {
         sql_log::dispute(self, id).await
+    }
+
+    async fn settle_pending(
+        &self,
+        peer: PartyCode,
+    ) -> Result<Vec<(u64, puente_log::Hash, crate::log::Unlogged)>> {
+        sql_log::settle_pending(self, peer).await
     }
 
     async fn unlogged(

@@ -259,8 +259,18 @@ async fn insert_envelope<C: Conn + ?Sized>(
     item: Option<Uuid>,
     stored_at: i64,
     delivered_at: Option<i64>,
+    log_idx: u64,
 ) -> Result<()> {
-    let args = EnvelopeRow::args(peer, direction, stream, e, item, stored_at, delivered_at)?;
+    let args = EnvelopeRow::args(
+        peer,
+        direction,
+        stream,
+        e,
+        item,
+        stored_at,
+        delivered_at,
+        log_idx,
+    )?;
     c.run(&Sql::new(insert_sql("envelopes", &[EnvelopeRow::COLS])).bind_all(args))
         .await?;
     Ok(())
@@ -525,6 +535,7 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
             Some(item.id),
             now,
             None,
+            log_index,
         )?);
         audit.push(NewAuditEntry {
             at: job.ctx.now,
@@ -621,6 +632,12 @@ async fn send_in<C: Conn + ?Sized>(
             )
         }
     };
+    let log_index = log.envelope(
+        Direction::Out,
+        Stream::Message,
+        &envelope,
+        truncate(ctx.now),
+    );
     insert_envelope(
         c,
         to,
@@ -630,14 +647,9 @@ async fn send_in<C: Conn + ?Sized>(
         Some(item),
         now,
         None,
+        log_index,
     )
     .await?;
-    let log_index = log.envelope(
-        Direction::Out,
-        Stream::Message,
-        &envelope,
-        truncate(ctx.now),
-    );
     log.flush(c).await?;
     c.run(
         &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
@@ -734,7 +746,9 @@ pub(crate) async fn record_receipt<B: Backend>(
         }
         marked += c.run(&sql).await?;
     }
-    if new {
+    let log_index =
+        new.then(|| log.envelope(Direction::In, Stream::Receipt, receipt, truncate(now)));
+    if let Some(log_index) = log_index {
         let args = EnvelopeRow::args(
             peer,
             Direction::In,
@@ -743,13 +757,12 @@ pub(crate) async fn record_receipt<B: Backend>(
             None,
             at,
             None,
+            log_index,
         )?;
         c.run(&Sql::new(insert_sql("envelopes", &[EnvelopeRow::COLS])).bind_all(args))
             .await
             .map_err(duplicate("receipt", "/seq", "/seq"))?;
     }
-    let log_index =
-        new.then(|| log.envelope(Direction::In, Stream::Receipt, receipt, truncate(now)));
     log.flush(c).await?;
     c.run(
         &Sql::new(
@@ -935,6 +948,7 @@ pub(crate) async fn receive<B: Backend>(
                 break;
             }
         };
+        let log_index = log.envelope(Direction::In, Stream::Message, &envelope, truncate(ctx.now));
         envelopes.push(EnvelopeRow::args(
             from,
             Direction::In,
@@ -943,8 +957,8 @@ pub(crate) async fn receive<B: Backend>(
             Some(item),
             now,
             None,
+            log_index,
         )?);
-        let log_index = log.envelope(Direction::In, Stream::Message, &envelope, truncate(ctx.now));
         audit.push(NewAuditEntry {
             at: ctx.now,
             actor: ctx.actor.clone(),
@@ -967,6 +981,7 @@ pub(crate) async fn receive<B: Backend>(
     let receipt_seq = seqs.next_receipt;
     let receipt = checked(seal_receipt(receipt_seq, &accepted, next_in), receipt_seq)?;
     // Delivered as it is stored: it travels back in the response to this very batch.
+    let receipt_index = log.envelope(Direction::Out, Stream::Receipt, &receipt, truncate(ctx.now));
     insert_envelope(
         c,
         from,
@@ -976,9 +991,9 @@ pub(crate) async fn receive<B: Backend>(
         None,
         now,
         Some(now),
+        receipt_index,
     )
     .await?;
-    let receipt_index = log.envelope(Direction::Out, Stream::Receipt, &receipt, truncate(ctx.now));
     log.flush(c).await?;
     let id = from.as_str();
     c.run(

@@ -63,19 +63,18 @@ fn origin_of(me: PartyCode, peer: PartyCode, own: bool) -> String {
     }
 }
 
-type LogRow = (String, String, bool, i64, String, i64, i64, i64, i64, i64);
+type LogRow = (String, String, bool, i64, String, i64, i64, i64, i64);
 
 const LOG_COLS: &str = "origin, peer, own, size, compact, next_out_message, next_in_message, \
-                        next_out_receipt, last_in_receipt, checked_row";
+                        next_out_receipt, last_in_receipt";
 
 struct LoadedLog {
     state: LogState,
     copy: CopyState,
-    checked_row: i64,
 }
 
 fn loaded(row: LogRow) -> Result<LoadedLog> {
-    let (origin, peer, own, size, compact, out_m, in_m, out_r, in_r, checked_row) = row;
+    let (origin, peer, own, size, compact, out_m, in_m, out_r, in_r) = row;
     let range = CompactRange::from_text(&compact)
         .filter(|r| i64::try_from(r.size()).ok() == Some(size))
         .ok_or_else(|| corrupt("log", &origin, "compact range"))?;
@@ -96,7 +95,6 @@ fn loaded(row: LogRow) -> Result<LoadedLog> {
             range,
         },
         copy,
-        checked_row,
     })
 }
 
@@ -117,6 +115,8 @@ pub(crate) struct Appender {
     own: bool,
     copy: CopyState,
     existed: bool,
+    /// How many leaves were appended since it was opened.
+    appended: u64,
     leaves: Vec<Vec<Arg>>,
     nodes: Vec<Vec<Arg>>,
 }
@@ -140,21 +140,22 @@ impl Appender {
             own: true,
             copy: CopyState::empty(),
             existed: false,
+            appended: 0,
             leaves: Vec::new(),
             nodes: Vec::new(),
         };
         // Envelopes stored before the log existed enter it first, in the order they were
         // stored, logged at the time they were stored.
-        let rows: Vec<(String, String, i64, String, i64)> = c
+        let rows: Vec<(i64, String, String, i64, String, i64)> = c
             .fetch(
                 &Sql::new(
-                    "SELECT direction, stream, seq, hash, stored_at FROM envelopes \
+                    "SELECT row_no, direction, stream, seq, hash, stored_at FROM envelopes \
                      WHERE peer = $1 ORDER BY row_no",
                 )
                 .bind(peer.as_str()),
             )
             .await?;
-        for (direction, stream, seq, hash, stored_at) in rows {
+        for (row_no, direction, stream, seq, hash, stored_at) in rows {
             let leaf = Leaf {
                 sender: PartyCode::US,
                 recipient: PartyCode::US,
@@ -164,7 +165,13 @@ impl Appender {
                 logged: instant("envelope", &a.origin, stored_at)?,
                 envelope_sha256: parse_hash("envelope", &a.origin, &hash)?,
             };
-            a.push(leaf);
+            let index = a.push(leaf);
+            c.run(
+                &Sql::new("UPDATE envelopes SET log_idx = $1 WHERE row_no = $2")
+                    .bind(seq_sql("log", &a.origin, index)?)
+                    .bind(row_no),
+            )
+            .await?;
         }
         Ok(a)
     }
@@ -181,6 +188,7 @@ impl Appender {
                 own: false,
                 copy: CopyState::empty(),
                 existed: false,
+                appended: 0,
                 leaves: Vec::new(),
                 nodes: Vec::new(),
             },
@@ -195,6 +203,7 @@ impl Appender {
             own,
             copy: log.copy,
             existed: true,
+            appended: 0,
             leaves: Vec::new(),
             nodes: Vec::new(),
         }
@@ -240,6 +249,12 @@ impl Appender {
     fn push_checked(&mut self, leaf: &Leaf) -> u64 {
         let index = self.copy.range.size();
         let hash = leaf.hash();
+        self.appended += 1;
+        if !self.own {
+            // A copy keeps its compact range only (see the migration).
+            self.copy.range.append(hash, |_, _| {});
+            return index;
+        }
         let origin = &self.origin;
         let nodes = &mut self.nodes;
         self.copy.range.append(hash, |t, h| {
@@ -267,7 +282,7 @@ impl Appender {
 
     /// Writes what was appended, and the log's new size and compact range.
     pub(crate) async fn flush<C: Conn + ?Sized>(self, c: &mut C) -> Result<()> {
-        if self.leaves.is_empty() && self.existed {
+        if self.appended == 0 && self.existed {
             return Ok(());
         }
         let size = seq_sql("log", &self.origin, self.copy.range.size())?;
@@ -291,7 +306,7 @@ impl Appender {
         } else {
             c.run(
                 &Sql::new(format!(
-                    "INSERT INTO logs ({LOG_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)"
+                    "INSERT INTO logs ({LOG_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ))
                 .bind(self.origin.as_str())
                 .bind(self.peer.as_str())
@@ -395,28 +410,6 @@ pub(crate) async fn leaves<B: Backend>(
         .collect()
 }
 
-/// The leaf of the envelope whose hash is `envelope_hash` in the log `origin`, if any (the
-/// first, should it be there twice).
-pub(crate) async fn leaf_of_envelope<B: Backend>(
-    b: &B,
-    origin: &str,
-    envelope_hash: &Hash,
-) -> Result<Option<(u64, Leaf)>> {
-    let (owner, other) = parties(origin)?;
-    let mut c = b.read_one().await?;
-    let row: Option<LeafRow> = fetch_one(
-        &mut *c,
-        &Sql::new(
-            "SELECT idx, direction, stream, seq, logged_at, envelope_hash FROM log_leaves \
-             WHERE origin = $1 AND envelope_hash = $2 ORDER BY idx LIMIT 1",
-        )
-        .bind(origin)
-        .bind(hash_hex(envelope_hash)),
-    )
-    .await?;
-    row.map(|r| leaf_of(origin, owner, other, r)).transpose()
-}
-
 /// The heads of `subtrees` of the log `origin`, in their order: those of 16 leaves and more as
 /// stored, smaller ones from their leaves' hashes. Two statements, whatever is asked.
 pub(crate) async fn subtree_heads<B: Backend>(
@@ -509,15 +502,12 @@ pub(crate) async fn indexes_of_envelopes<B: Backend>(
         return Ok(Vec::new());
     }
     let mut c = b.read_one().await?;
-    let me = me(&mut *c).await?;
     let mut sql = Sql::new("");
-    let origin = sql.param(origin_of(me, peer, true));
     let p = sql.param(peer.as_str());
     let list = crate::sql::in_list(&mut sql, ids.iter().map(|i| id_text(*i)));
     sql.text = format!(
-        "SELECT e.id, l.idx FROM envelopes e JOIN log_leaves l \
-         ON l.origin = {origin} AND l.envelope_hash = e.hash \
-         WHERE e.peer = {p} AND e.direction IN ('out', 'in') AND e.id {list} ORDER BY l.idx"
+        "SELECT id, log_idx FROM envelopes WHERE peer = {p} AND direction IN ('out', 'in') \
+         AND id {list} AND log_idx IS NOT NULL ORDER BY log_idx"
     );
     let rows: Vec<(String, i64)> = c.fetch(&sql).await?;
     rows.into_iter()
@@ -843,14 +833,42 @@ pub(crate) async fn witness<B: Backend>(
                 .map_err(|reason| StoreError::Batch(format!("cosigning failed: {reason}")))?;
             let note = format!("{}{line}", request.note);
             let mut appender = appender;
+            let mut pending = Vec::new();
             for leaf in &request.leaves {
-                appender.push_checked(leaf);
+                let index = appender.push_checked(leaf);
+                // Sent by the peer and not here yet: checked when it arrives.
+                if leaf.direction == puente_log::Direction::Out
+                    && records.received(leaf.stream, leaf.seq).is_none()
+                {
+                    pending.push(vec![
+                        Arg::Text(origin.clone()),
+                        Arg::Text(leaf.direction.as_str().to_owned()),
+                        Arg::Text(leaf.stream.as_str().to_owned()),
+                        Arg::Int(seq_sql("log leaf", &origin, leaf.seq)?),
+                        Arg::Int(seq_sql("log leaf", &origin, index)?),
+                        Arg::Text(hash_hex(&leaf.envelope_sha256)),
+                    ]);
+                }
             }
             appender.copy = CopyState {
                 range: appender.copy.range.clone(),
                 ..next
             };
             appender.flush(c).await?;
+            insert_many(
+                c,
+                "log_pending",
+                &[&[
+                    "origin",
+                    "direction",
+                    "stream",
+                    "seq",
+                    "idx",
+                    "envelope_hash",
+                ]],
+                pending,
+            )
+            .await?;
             c.run(
                 &Sql::new(format!(
                     "INSERT INTO checkpoints ({CHECKPOINT_COLS}) VALUES ($1, $2, $3, $4, $5, $5)"
@@ -971,120 +989,123 @@ pub(crate) async fn dispute<B: Backend>(b: &B, id: Uuid) -> Result<Option<Disput
 // ---------------------------------------------------------------------------------------------
 // What the peer's log should hold
 
-/// An envelope row as `unlogged` reads it: row_no, id, direction, stream, seq, hash, signed,
-/// stored_at, delivered_at.
-type UnloggedRow = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-);
+/// An envelope row as `unlogged` reads it: id, direction, stream, seq, hash, signed.
+type UnloggedRow = (String, String, String, i64, String, String);
 
-/// This node's envelopes with `peer` that the peer's log must hold by now — those the peer
-/// signed (messages and receipts it sent) and those the peer acknowledged, stored (or
-/// acknowledged) before `cutoff` — and that this node's copy of the peer's log does not. Rows
-/// found are not looked at again (the copy only grows); rows not yet due hold the cursor back.
+fn unlogged_of(row: UnloggedRow) -> Result<Unlogged> {
+    let (id, direction, stream, seq, hash, signed) = row;
+    Ok(Unlogged {
+        id: parse_id("envelope", &id)?,
+        direction: if direction == "out" {
+            Direction::Out
+        } else {
+            Direction::In
+        },
+        stream: if stream == "receipt" {
+            Stream::Receipt
+        } else {
+            Stream::Message
+        },
+        seq: seq_read("envelope", &id, seq)?,
+        hash: parse_hash("envelope", &id, &hash)?,
+        signed,
+    })
+}
+
+/// This node's envelopes with `peer` that the peer's log must hold by `cutoff` and this node's
+/// copy of it does not cover: those the peer signed (messages and receipts it sent), stored
+/// before `cutoff`, and this node's messages the peer acknowledged before `cutoff`. (Receipts
+/// this node sent may never have arrived: the peer logs only those it got.) A copy covers a
+/// seq once its sequence reached it, every covered leaf having been checked against this
+/// node's envelope when it cosigned, or since (`pending`).
 pub(crate) async fn unlogged<B: Backend>(
     b: &B,
     peer: PartyCode,
     cutoff: OffsetDateTime,
     limit: u32,
 ) -> Result<Vec<Unlogged>> {
+    let mut c = b.read_one().await?;
+    let me = me(&mut *c).await?;
+    let Some(log) = load(&mut *c, &origin_of(me, peer, false)).await? else {
+        // No copy yet: nothing was ever cosigned, so nothing can be found missing from it.
+        return Ok(Vec::new());
+    };
+    let cut = micros(cutoff);
+    let copy = &log.copy;
+    let p = peer.as_str();
+    let mut found = Vec::new();
+    // (this node's direction, stream, the copy's next seq of it, the time it is due from)
+    for (direction, stream, next, due) in [
+        ("in", "message", copy.next_out_message, "stored_at"),
+        ("in", "receipt", copy.next_out_receipt, "stored_at"),
+        ("out", "message", copy.next_in_message, "delivered_at"),
+    ] {
+        let rows: Vec<UnloggedRow> = c
+            .fetch(
+                &Sql::new(format!(
+                    "SELECT id, direction, stream, seq, hash, signed FROM envelopes \
+                     WHERE peer = $1 AND direction = $2 AND stream = $3 AND seq >= $4 \
+                     AND {due} < $5 ORDER BY seq LIMIT $6"
+                ))
+                .bind(p)
+                .bind(direction)
+                .bind(stream)
+                .bind(seq_sql("log", p, next)?)
+                .bind(cut)
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        for row in rows {
+            found.push(unlogged_of(row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Leaves of `peer`'s log that named envelopes this node did not hold when it cosigned, now
+/// that it holds them: those naming the same envelope are settled (forgotten), those naming
+/// another are returned, with the envelope held, to be disputed.
+pub(crate) async fn settle_pending<B: Backend>(
+    b: &B,
+    peer: PartyCode,
+) -> Result<Vec<(u64, Hash, Unlogged)>> {
     let mut tx = b.begin_write().await?;
     let c = &mut *tx;
     let me = me(c).await?;
     let origin = origin_of(me, peer, false);
-    let Some(log) = load(c, &origin).await? else {
-        // No copy yet: nothing was ever cosigned, so nothing can be found missing from it.
-        return Ok(Vec::new());
-    };
-    let rows: Vec<UnloggedRow> = c
+    // The peer's "out" is this node's "in".
+    let rows: Vec<(i64, String, String, i64, String, String, String)> = c
         .fetch(
             &Sql::new(
-                "SELECT e.row_no, e.id, e.direction, e.stream, e.seq, e.hash, e.signed, \
-                 e.stored_at, e.delivered_at FROM envelopes e \
-                 WHERE e.peer = $1 AND e.row_no > $2 ORDER BY e.row_no LIMIT $3",
+                "SELECT p.idx, p.envelope_hash, e.id, e.seq, e.hash, e.signed, e.stream \
+                 FROM log_pending p JOIN envelopes e ON e.peer = $1 AND e.direction = 'in' \
+                 AND e.stream = p.stream AND e.seq = p.seq WHERE p.origin = $2",
             )
             .bind(peer.as_str())
-            .bind(log.checked_row)
-            .bind(i64::from(limit)),
+            .bind(origin.as_str()),
         )
         .await?;
-    let cut = micros(cutoff);
-    let mut found = Vec::new();
-    let mut cursor = log.checked_row;
-    // The cursor stops at the first envelope not yet due or found missing: it is looked at again
-    // (the caller raises a missing one's dispute once) while those after it are checked too.
-    let mut advance = true;
-    for (row_no, id, direction, stream, seq, hash, signed, stored_at, delivered_at) in rows {
-        let due_at = match (direction.as_str(), stream.as_str()) {
-            // A receipt this node sent may never have arrived: the peer logs only those it got.
-            ("out", "receipt") => None,
-            // A message this node sent is due once the peer acknowledged it.
-            ("out", _) => delivered_at,
-            _ => Some(stored_at),
-        };
-        // What is not due yet holds the cursor back, and is looked at again next time.
-        match due_at {
-            Some(t) if t < cut => {}
-            None if direction == "out" && stream == "receipt" => {}
-            _ => {
-                advance = false;
-                continue;
-            }
-        }
-        if due_at.is_some() {
-            let in_copy: Option<(i64,)> = fetch_one(
-                c,
-                &Sql::new(
-                    "SELECT idx FROM log_leaves WHERE origin = $1 AND envelope_hash = $2 LIMIT 1",
-                )
-                .bind(origin.as_str())
-                .bind(hash.as_str()),
+    let mut mismatched = Vec::new();
+    for (idx, logged, id, seq, hash, signed, stream) in rows {
+        if logged == hash {
+            c.run(
+                &Sql::new("DELETE FROM log_pending WHERE origin = $1 AND stream = $2 AND seq = $3")
+                    .bind(origin.as_str())
+                    .bind(stream.as_str())
+                    .bind(seq),
             )
             .await?;
-            if in_copy.is_none() {
-                found.push(Unlogged {
-                    row_no,
-                    id: parse_id("envelope", &id)?,
-                    direction: if direction == "out" {
-                        Direction::Out
-                    } else {
-                        Direction::In
-                    },
-                    stream: if stream == "receipt" {
-                        Stream::Receipt
-                    } else {
-                        Stream::Message
-                    },
-                    seq: seq_read("envelope", &id, seq)?,
-                    hash: parse_hash("envelope", &id, &hash)?,
-                    signed,
-                });
-                advance = false;
-            }
+        } else {
+            mismatched.push((
+                seq_read("log leaf", &origin, idx)?,
+                parse_hash("log leaf", &origin, &logged)?,
+                unlogged_of((id, "in".to_owned(), stream, seq, hash, signed))?,
+            ));
         }
-        if advance {
-            cursor = row_no;
-        }
-    }
-    if cursor != log.checked_row {
-        c.run(
-            &Sql::new("UPDATE logs SET checked_row = $1 WHERE origin = $2")
-                .bind(cursor)
-                .bind(origin.as_str()),
-        )
-        .await?;
     }
     tx.commit().await?;
-    Ok(found)
+    Ok(mismatched)
 }
-
 /// Appends `count` synthetic leaves (messages out, hashes made up) to this node's own log with
 /// `peer`, in transactions of `per_tx`: for `puente bench log`, on a throwaway database only —
 /// these leaves name no stored envelope. Returns the log's size.

@@ -3886,19 +3886,19 @@ async fn the_log_holds_every_envelope_in_the_order_stored(h: H) {
         (state.size(), state.root()),
         (6, puente_log::merkle::root(&hashes))
     );
-    // The envelope's leaf is found by its hash; an unknown hash finds nothing.
-    let (index, leaf) = s
-        .log_leaf_of_envelope(&state.origin, &sent[1].envelope.hash)
+    // Each envelope knows its index in the log.
+    let record = s
+        .envelope_by_id(PartyCode::US, sent[1].envelope.id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((index, leaf.seq), (1, 2));
-    assert_eq!(
-        s.log_leaf_of_envelope(&state.origin, &[9; 32])
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(record.log_index, Some(1));
+    let ids: Vec<Uuid> = sent.iter().map(|x| x.envelope.id).collect();
+    let indexes = s
+        .log_indexes_of_envelopes(PartyCode::US, &ids)
+        .await
+        .unwrap();
+    assert_eq!(indexes, vec![(ids[0], 0), (ids[1], 1), (ids[2], 2)]);
     // No copy of US's log yet: nothing was cosigned.
     assert_eq!(s.log_state(PartyCode::US, false).await.unwrap(), None);
     // The audit entries of the sends name the log index each touched.
@@ -4184,6 +4184,35 @@ async fn cosigning_extends_the_copy_once_and_disputes_the_rest(h: H) {
         forks[0].evidence
     );
 
+    // A leaf naming a message of US's that MX does not hold yet waits; once it arrives with
+    // another hash than the leaf named, it is returned to be disputed.
+    let mut further = honest.clone();
+    further.push(us_leaf(Out, 2, [9; 32]));
+    let next = witness_request(&further[3..], 3, &{
+        let mut c = empty.clone();
+        for l in &honest {
+            c.append(l.hash(), |_, _| {});
+        }
+        c
+    });
+    assert!(matches!(
+        s.witness(&ctx(), &next, &cosign, &dispute).await.unwrap(),
+        WitnessOutcome::Cosigned { .. }
+    ));
+    assert_eq!(s.settle_pending(PartyCode::US).await.unwrap(), vec![]);
+    let second = fake_envelope(Uuid::now_v7(), 2, "referral", "us2");
+    receive_batch(
+        s,
+        PartyCode::US,
+        vec![inbound_item(&second, ItemKind::Referral)],
+    )
+    .await
+    .unwrap();
+    let mismatched = s.settle_pending(PartyCode::US).await.unwrap();
+    assert_eq!(mismatched.len(), 1);
+    assert_eq!((mismatched[0].0, mismatched[0].1), (3, [9; 32]));
+    assert_eq!(mismatched[0].2.id, second.id);
+
     // What US's log must show by now and does not: the copy holds all three, so nothing; a
     // message MX sends now is not due before its receipt.
     assert_eq!(
@@ -4204,8 +4233,8 @@ async fn cosigning_extends_the_copy_once_and_disputes_the_rest(h: H) {
     let ids: Vec<Uuid> = missing.iter().map(|m| m.id).collect();
     assert_eq!(
         ids,
-        vec![c.envelope.id, receipt.id],
-        "its message, acknowledged, and US's receipt"
+        vec![receipt.id, c.envelope.id],
+        "US's receipt, and MX's message it acknowledged"
     );
     assert!(
         s.unlogged(PartyCode::US, now_us() - Duration::hours(1), 100)

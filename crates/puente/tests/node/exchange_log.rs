@@ -200,7 +200,7 @@ async fn both_logs_are_cosigned_proven_and_verified_offline(backend: Backend) {
         &us,
         &us_admin,
         "GET",
-        &format!("/api/v1/log/MX/proof?envelope={}", "0".repeat(64)),
+        &format!("/api/v1/log/MX/proof?envelope={}", uuid::Uuid::now_v7()),
         None,
     )
     .await;

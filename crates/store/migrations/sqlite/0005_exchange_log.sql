@@ -4,11 +4,14 @@
 -- A node keeps, per peer, its own log of every envelope it sent to or received from that peer,
 -- and a copy of the peer's log of the same exchange, checked leaf by leaf before it cosigns.
 -- Both are append-only RFC 9162 Merkle trees named by their origin (puente/<owner>/exchange/
--- <peer>). `log_leaves` holds each entry (all it takes to rebuild its exact leaf text) with its
--- leaf hash, `log_nodes` the heads of complete subtrees of 16 leaves and more (so a proof reads
--- a handful of rows, whatever the size), `logs` each log's size and compact range. Nothing
--- updates or deletes a leaf, a node, a checkpoint or a dispute; a purge of envelope bodies under
--- a retention rule leaves them all.
+-- <peer>). Of its own log a node keeps every entry (`log_leaves`: all it takes to rebuild its
+-- exact leaf text, and its leaf hash), the heads of complete subtrees of 16 leaves and more
+-- (`log_nodes`, so a proof reads a handful of rows whatever the size), and each envelope's index
+-- (`envelopes.log_idx`). Of a copy it keeps the compact range and where each sequence stands
+-- (`logs`): the leaves were checked against its own envelopes when it cosigned, and those of
+-- envelopes it did not hold yet wait in `log_pending` until they arrive. Nothing updates or
+-- deletes a leaf, a node, a checkpoint or a dispute; a purge of envelope bodies under a
+-- retention rule leaves them all.
 CREATE TABLE logs (
     origin TEXT PRIMARY KEY,
     peer TEXT NOT NULL REFERENCES peers (party),
@@ -21,8 +24,6 @@ CREATE TABLE logs (
     next_in_message BIGINT NOT NULL DEFAULT 1,
     next_out_receipt BIGINT NOT NULL DEFAULT 1,
     last_in_receipt BIGINT NOT NULL DEFAULT 0,
-    -- A copy of a peer's log: this node's envelopes up to this row_no were found in it.
-    checked_row BIGINT NOT NULL DEFAULT 0,
     UNIQUE (peer, own)
 );
 
@@ -37,8 +38,20 @@ CREATE TABLE log_leaves (
     leaf_hash TEXT NOT NULL,
     PRIMARY KEY (origin, idx)
 );
--- An envelope's leaf, for its inclusion proof and for finding it in a peer's log.
-CREATE INDEX log_leaves_envelope ON log_leaves (origin, envelope_hash);
+-- Where each envelope is in its peer's own log (its inclusion proof starts there).
+ALTER TABLE envelopes ADD COLUMN log_idx BIGINT;
+
+-- Leaves of a peer's log naming envelopes this node did not hold yet when it cosigned: checked
+-- against each when it arrives (a different envelope under that seq is a dispute).
+CREATE TABLE log_pending (
+    origin TEXT NOT NULL REFERENCES logs (origin),
+    direction TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    idx BIGINT NOT NULL,
+    envelope_hash TEXT NOT NULL,
+    PRIMARY KEY (origin, direction, stream, seq)
+);
 
 CREATE TABLE log_nodes (
     origin TEXT NOT NULL REFERENCES logs (origin),

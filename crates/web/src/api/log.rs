@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use puente_domain::error::Errors;
 use puente_domain::{FieldErrorCode, PartyCode};
-use puente_log::{Hash, origin};
+use puente_log::origin;
 use puente_policy::{Act, ResourceKind};
 use serde::Serialize;
 use serde_json::json;
@@ -141,12 +141,12 @@ pub async fn checkpoint(
     Ok(text(c.note, "text/plain; charset=utf-8"))
 }
 
-/// `GET /api/v1/log/{peer}/proof?envelope=ID`: the inclusion proof of an envelope (by its id,
-/// or its SHA-256 in hex) in this node's log with `peer`, in C2SP tlog-proof form, under the
-/// latest checkpoint that covers it (cosigned if one is).
+/// `GET /api/v1/log/{peer}/proof?envelope=ID`: the inclusion proof of an envelope (by its id)
+/// in this node's log with `peer`, in C2SP tlog-proof form, under the latest checkpoint that
+/// covers it (cosigned if one is).
 #[utoipa::path(get, path = "/api/v1/log/{peer}/proof", tag = "log",
     params(("peer" = String, Path, description = "The peer's party code"),
-           ("envelope" = String, Query, description = "The envelope's id, or its SHA-256 in hex")),
+           ("envelope" = String, Query, description = "The envelope's id")),
     responses((status = 200, content_type = "text/plain", body = String),
               (status = 400, body = crate::problem::Problem),
               (status = 404, body = crate::problem::Problem)))]
@@ -167,40 +167,33 @@ pub async fn proof(
     }
     q.finish(&mut e);
     e.finish().map_err(ApiError::BadQuery)?;
-    let envelope = envelope.unwrap_or_default();
-    let hash: Hash = match uuid::Uuid::try_parse(&envelope) {
-        Ok(id) => {
-            state
-                .inner
-                .store
-                .envelope_by_id(peer, id)
-                .await?
-                .ok_or(ApiError::NotFound { kind: "envelope" })?
-                .envelope
-                .hash
-        }
-        Err(_) => {
-            let mut h = [0u8; 32];
-            if envelope.len() != 64 || hex::decode_to_slice(&envelope, &mut h).is_err() {
-                let mut e = Errors::new();
-                e.push(
-                    "/envelope",
-                    FieldErrorCode::InvalidFormat {
-                        expected: "envelope id or sha256",
-                    },
-                );
-                e.finish().map_err(ApiError::BadQuery)?;
-            }
-            h
-        }
+    let Some(Ok(id)) = envelope.as_deref().map(uuid::Uuid::try_parse) else {
+        let mut e = Errors::new();
+        e.push(
+            "/envelope",
+            FieldErrorCode::InvalidFormat {
+                expected: "envelope id",
+            },
+        );
+        e.finish().map_err(ApiError::BadQuery)?;
+        return Err(ApiError::NotFound { kind: "envelope" });
     };
-    let proof = x.inclusion_proof(peer, &hash).await?;
+    let record = state
+        .inner
+        .store
+        .envelope_by_id(peer, id)
+        .await?
+        .ok_or(ApiError::NotFound { kind: "envelope" })?;
+    let index = record
+        .log_index
+        .ok_or(ApiError::NotFound { kind: "log-entry" })?;
+    let proof = x.inclusion_proof(peer, index).await?;
     audit_read(
         &state,
         &who,
         "log.proof.read",
         Some(origin(x.party(), peer)),
-        json!({"index": proof.index, "envelope": hex::encode(hash)}),
+        json!({"index": proof.index, "envelope": id.to_string()}),
     )
     .await?;
     Ok(text(proof.to_text(), "text/plain; charset=utf-8"))
