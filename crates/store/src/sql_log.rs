@@ -421,7 +421,8 @@ pub(crate) async fn subtree_heads<B: Backend>(
     // stored heads asked for, and the leaf hashes of the blocks of 16 the smaller subtrees lie
     // in (as level -1). An OR of the same conditions would be planned as a scan of the log's
     // nodes on SQLite (a millisecond at a hundred thousand entries, a second at ten million),
-    // and a statement per block is a round trip each.
+    // and a statement per block is a round trip each. (-1 is cast: on PostgreSQL a union of
+    // leaf blocks alone would otherwise have an INT4 first column.)
     let mut sql = Sql::new("");
     let mut parts = Vec::new();
     for t in subtrees.iter().filter(|t| t.level >= STORED_LEVEL) {
@@ -444,7 +445,7 @@ pub(crate) async fn subtree_heads<B: Backend>(
         let from = sql.param(seq_sql("log", origin, start)?);
         let to = sql.param(seq_sql("log", origin, start + (1 << STORED_LEVEL))?);
         parts.push(format!(
-            "SELECT -1 AS level, idx, leaf_hash FROM log_leaves \
+            "SELECT CAST(-1 AS BIGINT) AS level, idx, leaf_hash FROM log_leaves \
              WHERE origin = {o} AND idx >= {from} AND idx < {to}"
         ));
     }
