@@ -16,3 +16,4 @@ mod exchange_log;
 mod federation;
 mod federation_faults;
 mod federation_rejects;
+mod web;
