@@ -10,6 +10,7 @@ mod helpers;
 mod cli;
 
 mod api;
+mod browser;
 mod crash;
 mod demo;
 mod exchange_log;

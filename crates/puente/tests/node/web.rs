@@ -230,6 +230,8 @@ async fn each_role_is_shown_only_what_it_may_open() {
             }
             "liaison-officer" => {
                 assert!(shows("/referrals") && shows("/requests"));
+                let (_, list) = get(&node, &client, "/referrals").await;
+                assert!(list.contains("href=\"/referrals/new\""), "{list}");
                 assert!(home.contains("Received") && home.contains("Sent"));
                 assert!(!shows("/audit"));
             }
@@ -238,8 +240,12 @@ async fn each_role_is_shown_only_what_it_may_open() {
                 assert!(!shows("/audit") && !shows("/reciprocity") && !shows("/meetings"));
             }
             "auditor" => {
-                assert!(shows("/audit"));
-                assert!(!shows("/referrals/new"));
+                assert!(shows("/audit") && shows("/exchange-log") && shows("/referrals"));
+                // Read only: the referrals page offers no compose button, and the form is refused.
+                let (_, list) = get(&node, &client, "/referrals").await;
+                assert!(!list.contains("href=\"/referrals/new\""), "{list}");
+                let (s, _) = get(&node, &client, "/referrals/new").await;
+                assert_eq!(s, StatusCode::FORBIDDEN);
             }
             _ => unreachable!(),
         }

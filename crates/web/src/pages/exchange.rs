@@ -509,6 +509,17 @@ async fn compose_page(
     errors: &[FieldProblem],
     code: StatusCode,
 ) -> Response {
+    // Someone who may not compose is not shown the form (and the refusal is audited).
+    if let Err(e) = api::may(
+        &ctx.state,
+        &ctx.who,
+        Act::Create,
+        api::exchange::resource_kind(kind),
+    )
+    .await
+    {
+        return ctx.fail(&e);
+    }
     let peers = match api::exchange::list_peers(State(ctx.state.clone()), ctx.who.clone()).await {
         Ok(p) => p.0,
         Err(ApiError::Forbidden { .. }) => vec![],
@@ -543,6 +554,9 @@ async fn compose_page(
                 }
                 fieldset {
                     legend { (ctx.t("ui-location")) }
+                    @if invalid(errors, "/locations").is_some() && !errors.iter().any(|e| e.pointer.starts_with("/locations/")) {
+                        (field_errors(errors, "/locations", "locations"))
+                    }
                     (input(ctx, errors, "place", "/locations/0/place", "ui-place", &v("place"), "text"))
                     (input(ctx, errors, "lat", "/locations/0/lat", "ui-lat", &v("lat"), "text"))
                     (input(ctx, errors, "lon", "/locations/0/lon", "ui-lon", &v("lon"), "text"))

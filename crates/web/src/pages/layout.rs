@@ -242,6 +242,7 @@ pub fn error_summary(ctx: &Ctx, errors: &[FieldProblem]) -> Markup {
         @if !errors.is_empty() {
             div.error-summary role="alert" {
                 p { (ctx.ta("problem-validation-detail", &[("count", errors.len().into())])) }
+                ul { @for e in errors { li { code { (e.pointer.trim_start_matches('/')) } ": " (e.detail) } } }
             }
         }
     }

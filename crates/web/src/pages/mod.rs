@@ -286,7 +286,9 @@ impl Ctx {
 
     /// The page for an error of a handler.
     pub fn fail(&self, e: &ApiError) -> Response {
-        error_page(&self.state, self.lang, e)
+        let (title, detail, _) = crate::problem::describe(&self.state.inner.i18n, e, self.lang);
+        let body = layout::page(self, &title, maud::html! { p { (detail) } });
+        (e.status(), body).into_response()
     }
 
     /// Reads a posted form and checks its CSRF token: a form without the session's token is
