@@ -385,6 +385,32 @@ async fn roles_a_meeting_and_both_languages_in_the_browser() {
         passwords.insert(name, node.add_user(name, role).await);
     }
     let token = node.token("officer").await;
+    let (s, ind) = call(
+        &node,
+        &token,
+        "POST",
+        "/api/v1/indicators",
+        Some(json!({
+            "code": "TUNNELS-SEALED", "area": "border-security",
+            "name": {"en": "Tunnels sealed", "es": "Túneles sellados"}, "unit": "count",
+            "direction": "higher-is-better", "baseline": {"value": 1, "period": "2024"},
+            "targets": [{"period": "2025Q4", "value": 6}, {"period": "2026Q4", "value": 12}],
+        })),
+    )
+    .await;
+    assert_eq!(s, 201, "{ind}");
+    let iid = ind["id"].as_str().unwrap().to_owned();
+    for (period, value) in [("2025Q2", 2.0), ("2025Q4", 5.0), ("2026Q2", 7.0)] {
+        let (s, m) = call(
+            &node,
+            &token,
+            "POST",
+            &format!("/api/v1/indicators/{iid}/measurements"),
+            Some(json!({"period": period, "value": value, "source": "CBP monthly report"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{m}");
+    }
     // A commitment past its due date: the meeting's agenda must bring it up.
     let (s, c) = call(
         &node,
@@ -397,6 +423,7 @@ async fn roles_a_meeting_and_both_languages_in_the_browser() {
             "description": {"en": "Detect and seal cross-border tunnels.",
                             "es": "Detectar y sellar túneles transfronterizos."},
             "owners": ["US"], "agency": "CBP", "start": day(-90), "due": day(-2),
+            "indicators": [iid],
         })),
     )
     .await;
@@ -518,15 +545,33 @@ async fn roles_a_meeting_and_both_languages_in_the_browser() {
     assert!(b.text().await.contains("Sealed one tunnel"));
     b.check("commitment-en").await;
 
+    // The indicator's chart is drawn by the node, as SVG, with its figures in a table.
+    b.goto(&format!("{}/indicators/{iid}", node.url)).await;
+    b.css("figure.chart svg polyline").await;
+    assert!(b.text().await.contains("Actual, US"));
+
     // Switching language changes every string of the page.
     let english = english_only_texts();
-    for path in [
-        "/home",
-        "/commitments",
-        &format!("/meetings/{meeting}"),
-        &format!("/commitments/{cid}"),
-        "/report",
-    ] {
+    let pages = [
+        "/home".to_owned(),
+        "/commitments".to_owned(),
+        format!("/meetings/{meeting}"),
+        format!("/commitments/{cid}"),
+        format!("/indicators/{iid}"),
+        "/report".to_owned(),
+    ];
+    in_both_languages(&b, &node, &pages, &english).await;
+    b.sign_out().await;
+    b.sign_in(&node, "auditor", &passwords["auditor"]).await;
+    let pages = ["/audit".to_owned(), "/exchange-log".to_owned()];
+    in_both_languages(&b, &node, &pages, &english).await;
+    b.close().await;
+}
+
+/// Opens each page in English, checks it, switches to Spanish: no English text of the messages
+/// may be left, and the Spanish page passes the same checks.
+async fn in_both_languages(b: &Browser, node: &TestNode, paths: &[String], english: &[String]) {
+    for path in paths {
         b.goto(&format!("{}{path}", node.url)).await;
         b.check(&format!("{}-en", shot_name(path))).await;
         b.click("nav.lang a[lang='es']").await;
@@ -542,13 +587,13 @@ async fn roles_a_meeting_and_both_languages_in_the_browser() {
         b.check(&format!("{}-es", shot_name(path))).await;
         b.click("nav.lang a[lang='en']").await;
     }
-    b.close().await;
 }
 
 fn shot_name(path: &str) -> String {
     match path.trim_start_matches('/').split('/').next() {
         Some("meetings") => "meeting-page".into(),
         Some("commitments") if path.len() > "/commitments".len() => "commitment-page".into(),
+        Some("indicators") => "indicator-page".into(),
         Some(p) => p.to_owned(),
         None => "page".into(),
     }

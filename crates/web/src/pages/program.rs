@@ -450,7 +450,7 @@ fn esc(s: &str) -> String {
 /// The indicator's chart as SVG drawn here: the baseline (dotted), the targets (dashed), and the
 /// actuals of each party (solid, with a different marker each, so colour is not the only cue).
 pub fn chart(ctx: &Ctx, i: &IndicatorOut) -> String {
-    let (w, h, left, right, top, bottom) = (640.0, 300.0, 64.0, 16.0, 16.0, 48.0);
+    let (w, h, left, right, top, bottom) = (640.0, 300.0, 64.0, 40.0, 16.0, 48.0);
     let periods = periods_of(i);
     let parties = parties_of(i);
     let mut max = i.baseline.value;
