@@ -266,6 +266,14 @@ async fn a_referral_is_clicked_through_from_us_to_mx_and_back() {
     b.fill("retention_days", "un año").await;
     b.click("form.compose button[type='submit']").await;
     // Each error sits next to its field, in Spanish, and what was typed is still there.
+    // The summary at the top names each field by its label and links to it.
+    let link = b
+        .css(".error-summary a[href='#summary']")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(link, "Resumen");
     let summary_error = b.css("#summary-error").await.text().await.unwrap();
     assert_eq!(summary_error.trim(), "Este campo no puede estar vacío.");
     let retention_error = b.css("#retention_days-error").await.text().await.unwrap();

@@ -286,3 +286,104 @@ async fn pages_come_in_english_or_spanish() {
     let (_, html) = get(&node, &es, "/commitments?lang=es").await;
     assert!(html.contains(r#"<html lang="es">"#) && html.contains("Buscar"));
 }
+
+/// `text` with every UUID replaced by `<id>` (record ids are random).
+fn without_ids(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let candidate = b.get(i..i + 36).filter(|c| {
+            c.iter().enumerate().all(|(k, ch)| match k {
+                8 | 13 | 18 | 23 => *ch == b'-',
+                _ => ch.is_ascii_hexdigit(),
+            })
+        });
+        if candidate.is_some() {
+            out.push_str("<id>");
+            i += 36;
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// The `<main>` element of a page: what the snapshot keeps (the header holds the session's CSRF
+/// token).
+fn main_of(html: &str) -> String {
+    let start = html.find("<main").unwrap();
+    let end = html.find("</main>").unwrap() + "</main>".len();
+    without_ids(&html[start..end]).replace("><", ">\n<")
+}
+
+#[tokio::test]
+async fn the_progress_report_renders_the_same_in_both_languages() {
+    let node = TestNode::spawn(Backend::Sqlite).await;
+    let password = node.add_user("officer", "program-officer").await;
+    let token = node.token("officer").await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (url, token) = (format!("{}{path}", node.url), token.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    // Fixed dates, all in the past: the report of 2025-Q3 cannot change with the day it runs.
+    let ind = post(
+        "/api/v1/indicators",
+        serde_json::json!({
+            "code": "TUNNELS-SEALED", "area": "border-security",
+            "name": {"en": "Tunnels sealed", "es": "Túneles sellados"}, "unit": "count",
+            "direction": "higher-is-better", "baseline": {"value": 1, "period": "2024"},
+            "targets": [{"period": "2025Q4", "value": 6}],
+        }),
+    )
+    .await;
+    let iid = ind["id"].as_str().unwrap().to_owned();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/indicators/{iid}/measurements", node.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"period": "2025Q3", "value": 3, "source": "CBP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let c = post(
+        "/api/v1/commitments",
+        serde_json::json!({
+            "area": "border-security",
+            "title": {"en": "Seal clandestine tunnels", "es": "Sellar túneles clandestinos"},
+            "description": {"en": "Detect and seal cross-border tunnels.",
+                            "es": "Detectar y sellar túneles transfronterizos."},
+            "owners": ["US"], "agency": "CBP", "start": "2025-01-15", "due": "2025-10-31",
+            "indicators": [iid],
+        }),
+    )
+    .await;
+    post(
+        "/api/v1/actions",
+        serde_json::json!({
+            "commitment": c["id"], "date": "2025-08-14", "agency": "CBP",
+            "description": {"en": "Sealed a tunnel near Otay Mesa", "es": "Se selló un túnel cerca de Otay Mesa"},
+            "outputs": [{"value": 1, "unit": "tunnels", "what": "tunnels sealed"}],
+        }),
+    )
+    .await;
+    let client = browser_client("en");
+    sign_in(&node, &client, "officer", &password).await;
+    let (s, en) = get(&node, &client, "/report?period=2025-Q3&lang=en").await;
+    assert_eq!(s, StatusCode::OK);
+    insta::assert_snapshot!("progress_report_en", main_of(&en));
+    let (_, es) = get(&node, &client, "/report?period=2025-Q3&lang=es").await;
+    insta::assert_snapshot!("progress_report_es", main_of(&es));
+}

@@ -44,6 +44,48 @@ const ENTITY_TYPES: [&str; 7] = [
     "account",
     "location",
 ];
+/// The step forms' fields, for their error summary.
+const STEP_FIELDS: &[(&str, &str, &str)] = &[
+    ("/agency", "ui-assign-agency", "agency"),
+    ("/results", "ui-outcome", "result_value"),
+    ("/results/0/value", "ui-output-value", "result_value"),
+    ("/results/0/unit", "ui-output-unit", "result_unit"),
+    ("/results/0/what", "ui-output-what", "result_what"),
+    ("/reason", "ui-withdraw-reason", "reason"),
+    ("/text", "ui-answer-text", "text"),
+];
+
+/// The compose forms' fields, for their error summary.
+const COMPOSE_FIELDS: &[(&str, &str, &str)] = &[
+    ("/to", "ui-to", "to"),
+    ("/kind", "ui-kind", "kind"),
+    ("/urgency", "ui-urgency", "urgency"),
+    ("/summary", "ui-summary", "summary"),
+    ("/details", "ui-details", "details"),
+    ("/question", "ui-question", "question"),
+    ("/locations", "ui-location", "place"),
+    ("/locations/0/place", "ui-place", "place"),
+    ("/locations/0/lat", "ui-lat", "lat"),
+    ("/locations/0/lon", "ui-lon", "lon"),
+    ("/entities", "ui-entities", "entity_0_type"),
+    ("/entities/0", "ui-entities", "entity_0_type"),
+    ("/entities/1", "ui-entities", "entity_1_type"),
+    ("/entities/2", "ui-entities", "entity_2_type"),
+    ("/subject", "ui-subject", "entity_0_type"),
+    ("/evaluation", "ui-evaluation", "reliability"),
+    ("/evaluation/reliability", "ui-reliability", "reliability"),
+    ("/evaluation/credibility", "ui-credibility", "credibility"),
+    ("/handling", "ui-handling", "tlp-amber"),
+    ("/handling/tlp", "ui-tlp", "tlp-amber"),
+    ("/handling/purpose", "ui-purpose", "purpose"),
+    ("/handling/legal_basis", "ui-legal-basis", "legal_basis"),
+    (
+        "/handling/retention_days",
+        "ui-retention-days",
+        "retention_days",
+    ),
+];
+
 /// Rows of entities the compose form offers.
 const ENTITY_ROWS: usize = 3;
 
@@ -253,7 +295,7 @@ async fn item_page(
         @if may_step && !closed {
             section aria-labelledby="steps" {
                 h2 #steps { (ctx.t("ui-next-steps")) }
-                (error_summary(ctx, errors))
+                (error_summary(ctx, errors, STEP_FIELDS))
                 @if inbound {
                     @if matches!(item.state.as_str(), "sent" | "asked") {
                         form method="post" action=(format!("{b}/{}/acknowledge", item.id)) {
@@ -533,7 +575,7 @@ async fn compose_page(
     };
     let tlp = f.and_then(|f| f.get("tlp")).unwrap_or("amber").to_owned();
     let body = html! {
-        (error_summary(ctx, errors))
+        (error_summary(ctx, errors, COMPOSE_FIELDS))
         form.compose method="post" action=(b) novalidate {
             (csrf(ctx))
             p.field {

@@ -236,13 +236,27 @@ pub fn status(ctx: &Ctx, status: &str) -> Markup {
     html! { span class=(format!("status status-{status}")) { (ctx.t(&format!("ui-status-{status}"))) } }
 }
 
-/// A summary of field errors at the top of a form, with the count in words.
-pub fn error_summary(ctx: &Ctx, errors: &[FieldProblem]) -> Markup {
+/// A summary of field errors at the top of a form: the count, then each error with a link to
+/// its field, named by the field's label. `fields` maps pointers (or their prefixes) to the
+/// label's message id and the field's id; the longest matching prefix names an error.
+pub fn error_summary(ctx: &Ctx, errors: &[FieldProblem], fields: &[(&str, &str, &str)]) -> Markup {
+    let name = |pointer: &str| {
+        fields
+            .iter()
+            .filter(|(p, _, _)| pointer == *p || pointer.starts_with(&format!("{p}/")))
+            .max_by_key(|(p, _, _)| p.len())
+            .map(|(_, label, id)| (ctx.t(label), *id))
+    };
     html! {
         @if !errors.is_empty() {
             div.error-summary role="alert" {
                 p { (ctx.ta("problem-validation-detail", &[("count", errors.len().into())])) }
-                ul { @for e in errors { li { code { (e.pointer.trim_start_matches('/')) } ": " (e.detail) } } }
+                ul { @for e in errors { li {
+                    @match name(&e.pointer) {
+                        Some((label, id)) => { a href=(format!("#{id}")) { (label) } ": " (e.detail) },
+                        None => (e.detail),
+                    }
+                } } }
             }
         }
     }

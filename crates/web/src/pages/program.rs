@@ -256,7 +256,7 @@ async fn commitment_page(
         @if may_record {
             section aria-labelledby="record" {
                 h2 #record { (ctx.t("ui-record-action")) }
-                (error_summary(ctx, errors))
+                (error_summary(ctx, errors, ACTION_FIELDS))
                 form method="post" action=(format!("/commitments/{}/actions", c.meta.id)) novalidate {
                     (csrf(ctx))
                     (input(ctx, errors, "date", "/date", "ui-date", &form.date, "date"))
@@ -279,6 +279,62 @@ async fn commitment_page(
         }
     };
     (code, page(ctx, text(lang, &c.title), body)).into_response()
+}
+
+/// The action form's fields, for its error summary.
+const ACTION_FIELDS: &[(&str, &str, &str)] = &[
+    ("/date", "ui-date", "date"),
+    ("/agency", "ui-agency", "agency"),
+    ("/description", "ui-description", "description_en"),
+    ("/description/en", "ui-description-en", "description_en"),
+    ("/description/es", "ui-description-es", "description_es"),
+    ("/outputs", "ui-output", "output_value"),
+    ("/outputs/0/value", "ui-output-value", "output_value"),
+    ("/outputs/0/unit", "ui-output-unit", "output_unit"),
+    ("/outputs/0/what", "ui-output-what", "output_what"),
+];
+
+/// The meeting form's fields (the new decision and follow-up come after `decisions` and
+/// `follow_ups` existing ones).
+fn meeting_fields(
+    decisions: usize,
+    follow_ups: usize,
+) -> Vec<(String, &'static str, &'static str)> {
+    vec![
+        ("/attendees".into(), "ui-attendees", "attendees"),
+        ("/decisions".into(), "ui-decisions", "decision_en"),
+        (
+            format!("/decisions/{decisions}/en"),
+            "ui-text-en",
+            "decision_en",
+        ),
+        (
+            format!("/decisions/{decisions}/es"),
+            "ui-text-es",
+            "decision_es",
+        ),
+        ("/follow_ups".into(), "ui-follow-ups", "follow_en"),
+        (
+            format!("/follow_ups/{follow_ups}/title/en"),
+            "ui-text-en",
+            "follow_en",
+        ),
+        (
+            format!("/follow_ups/{follow_ups}/title/es"),
+            "ui-text-es",
+            "follow_es",
+        ),
+        (
+            format!("/follow_ups/{follow_ups}/owner"),
+            "ui-owner-party",
+            "follow_owner",
+        ),
+        (
+            format!("/follow_ups/{follow_ups}/due"),
+            "ui-due",
+            "follow_due",
+        ),
+    ]
 }
 
 /// A labelled input with its errors next to it.
@@ -696,7 +752,9 @@ async fn meeting_page(
         @if may_update {
             section aria-labelledby="prepare" {
                 h2 #prepare { (ctx.t("ui-prepare")) }
-                (error_summary(ctx, errors))
+                @let fields = meeting_fields(m.decisions.len(), m.follow_ups.len());
+                @let fields: Vec<(&str, &str, &str)> = fields.iter().map(|(p, l, i)| (p.as_str(), *l, *i)).collect();
+                (error_summary(ctx, errors, &fields))
                 form method="post" action=(format!("/meetings/{}/prepare", m.meta.id)) novalidate {
                     (csrf(ctx))
                     p.field {
