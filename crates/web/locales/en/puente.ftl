@@ -201,10 +201,6 @@ ui-status-reason-overdue = It is not done and its due date has passed.
 ui-status-reason-done = An action recorded its completion, or every indicator it serves reached its target.
 ui-commitment = Commitment
 ui-commitments-title = Commitments
-ui-count-commitments = { $count ->
-    [one] One commitment.
-   *[other] { $count } commitments.
-}
 ui-owners = Parties
 ui-joint = joint
 ui-due = Due
@@ -423,3 +419,5 @@ ui-count-actions = { $count ->
 ui-report-indicators = Indicators against targets
 ui-report-exchange = Referrals and requests by direction, with outcomes
 ui-audit-target = Record
+ui-first-of = The first { $shown } of { $count }.
+ui-next-page = Next page

@@ -201,10 +201,6 @@ ui-status-reason-overdue = No se ha cumplido y su fecha límite ya pasó.
 ui-status-reason-done = Una acción registró su cumplimiento, o todos los indicadores a los que sirve alcanzaron su meta.
 ui-commitment = Compromiso
 ui-commitments-title = Compromisos
-ui-count-commitments = { $count ->
-    [one] Un compromiso.
-   *[other] { $count } compromisos.
-}
 ui-owners = Partes
 ui-joint = conjunto
 ui-due = Fecha límite
@@ -423,3 +419,5 @@ ui-count-actions = { $count ->
 ui-report-indicators = Indicadores frente a metas
 ui-report-exchange = Remisiones y solicitudes por sentido, con resultados
 ui-audit-target = Registro
+ui-first-of = Los primeros { $shown } de { $count }.
+ui-next-page = Página siguiente

@@ -15,8 +15,9 @@ use puente_policy::{Act, ResourceKind};
 use super::Ctx;
 use super::exchange::item_table;
 use super::layout::{page, status};
-use super::program::{all_commitments, commitment_table};
+use super::program::commitment_table;
 use crate::api;
+use crate::api::dto::CommitmentOut;
 use crate::api::exchange::ItemOut;
 use crate::problem::ApiError;
 
@@ -37,19 +38,50 @@ async fn body(ctx: &Ctx) -> Result<Markup, ApiError> {
     })
 }
 
+/// How many commitments of each measure area have each status today (of the user's agency for
+/// an agency user), counted by the store in one query: the role must be able to list them.
+pub async fn counts(ctx: &Ctx) -> Result<Vec<(String, String, u64)>, ApiError> {
+    api::may(&ctx.state, &ctx.who, Act::List, ResourceKind::Commitment).await?;
+    let agency = match ctx.who.user.role {
+        Role::AgencyUser => Some(ctx.who.user.agency.clone().unwrap_or_default()),
+        _ => None,
+    };
+    Ok(ctx
+        .state
+        .inner
+        .store
+        .count_commitments(agency.as_deref(), api::today())
+        .await?
+        .into_iter()
+        .map(|(a, s, n)| (a.to_string(), s.as_str().to_owned(), n))
+        .collect())
+}
+
+/// The commitments with `status` today, at most `limit`.
+async fn with_status(ctx: &Ctx, status: &str, limit: u32) -> Result<Vec<CommitmentOut>, ApiError> {
+    Ok(api::commitments::list(
+        State(ctx.state.clone()),
+        ctx.who.clone(),
+        RawQuery(Some(format!("status={status}&limit={limit}"))),
+    )
+    .await?
+    .0
+    .items)
+}
+
 async fn program_home(ctx: &Ctx) -> Result<Markup, ApiError> {
-    let all = all_commitments(ctx, "").await?;
+    let all = counts(ctx).await?;
     let statuses = ["overdue", "at-risk", "on-track", "not-started", "done"];
     let areas = ctx.state.inner.program.areas();
     let count = |area: &str, st: &str| {
         all.iter()
-            .filter(|c| c.area == area && c.status == st)
-            .count()
+            .filter(|c| c.0 == area && c.1 == st)
+            .map(|c| c.2)
+            .sum::<u64>()
     };
-    let attention: Vec<_> = all
-        .iter()
-        .filter(|c| c.status == "overdue" || c.status == "at-risk")
-        .collect();
+    let mut attention = with_status(ctx, "overdue", 25).await?;
+    attention.extend(with_status(ctx, "at-risk", 25).await?);
+    let n_attention = count_all(&all, "overdue") + count_all(&all, "at-risk");
     let today = api::today().to_string();
     let next = api::meetings::list(
         State(ctx.state.clone()),
@@ -79,7 +111,7 @@ async fn program_home(ctx: &Ctx) -> Result<Markup, ApiError> {
                                 td.num {
                                     @let n = count(a.code.as_str(), s);
                                     @if n > 0 {
-                                        a href=(format!("/commitments?area={}&status={s}", a.code)) { (ctx.fmt().count(n as u64)) }
+                                        a href=(format!("/commitments?area={}&status={s}", a.code)) { (ctx.fmt().count(n)) }
                                     } @else { "0" }
                                 }
                             }
@@ -91,7 +123,12 @@ async fn program_home(ctx: &Ctx) -> Result<Markup, ApiError> {
         section aria-labelledby="attention" {
             h2 #attention { (ctx.t("ui-home-attention")) }
             @if attention.is_empty() { p { (ctx.t("ui-none")) } }
-            @else { (commitment_table(ctx, attention.iter().copied())) }
+            @else {
+                @if n_attention > attention.len() as u64 {
+                    p { (ctx.ta("ui-first-of", &[("shown", attention.len().into()), ("count", ctx.fmt().count(n_attention).into())])) }
+                }
+                (commitment_table(ctx, &attention))
+            }
         }
         section aria-labelledby="next-meeting" {
             h2 #next-meeting { (ctx.t("ui-home-next-meeting")) }
@@ -103,6 +140,10 @@ async fn program_home(ctx: &Ctx) -> Result<Markup, ApiError> {
             }
         }
     })
+}
+
+fn count_all(counts: &[(String, String, u64)], status: &str) -> u64 {
+    counts.iter().filter(|c| c.1 == status).map(|c| c.2).sum()
 }
 
 /// Late items first, then by the instant they must be acknowledged.
@@ -167,7 +208,14 @@ async fn agency_home(ctx: &Ctx) -> Result<Markup, ApiError> {
         vec![]
     };
     let commitments = if ctx.can(Act::List, ResourceKind::Commitment) {
-        all_commitments(ctx, "").await?
+        api::commitments::list(
+            State(ctx.state.clone()),
+            ctx.who.clone(),
+            RawQuery(Some("limit=50".into())),
+        )
+        .await?
+        .0
+        .items
     } else {
         vec![]
     };

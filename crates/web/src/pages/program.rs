@@ -25,32 +25,6 @@ pub fn text(lang: Lang, t: &TextOut) -> &str {
     }
 }
 
-/// Every commitment the user may read that matches `query` (the API's filters).
-pub async fn all_commitments(ctx: &Ctx, query: &str) -> Result<Vec<CommitmentOut>, ApiError> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut q = format!(
-            "limit=200{}{}",
-            if query.is_empty() { "" } else { "&" },
-            query
-        );
-        if let Some(c) = &cursor {
-            q.push_str(&format!("&cursor={c}"));
-        }
-        let page =
-            api::commitments::list(State(ctx.state.clone()), ctx.who.clone(), RawQuery(Some(q)))
-                .await?
-                .0;
-        out.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    Ok(out)
-}
-
 pub fn commitment_table<'a>(
     ctx: &Ctx,
     items: impl IntoIterator<Item = &'a CommitmentOut>,
@@ -87,33 +61,55 @@ fn area_name(ctx: &Ctx, code: &str) -> String {
         .map_or_else(|| code.to_owned(), |a| a.name.get(ctx.lang).to_owned())
 }
 
-/// `GET /commitments?area=&status=&q=`
+/// `GET /commitments?area=&status=&q=&cursor=`: a page of 50, filtered and searched by the
+/// store (the API's `q`), with a link to the next page.
 pub async fn commitments(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
     let mut q = crate::input::Query::parse(raw.as_deref());
     let area = q.get("area").map(str::to_owned);
     let st = q.get("status").map(str::to_owned);
-    let search = q.get("q").map(str::to_lowercase);
-    let mut api_q = vec![];
+    let search = q.get("q").map(str::to_owned);
+    let cursor = q.get("cursor").map(str::to_owned);
+    let enc = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut filters = vec![];
     if let Some(a) = &area {
-        api_q.push(format!("area={a}"));
+        filters.push(format!("area={}", enc(a)));
     }
     if let Some(s) = &st {
-        api_q.push(format!("status={s}"));
+        filters.push(format!("status={}", enc(s)));
     }
-    let items = match all_commitments(&ctx, &api_q.join("&")).await {
-        Ok(v) => v,
+    if let Some(s) = &search {
+        filters.push(format!("q={}", enc(s)));
+    }
+    let mut api_q = filters.clone();
+    api_q.push("limit=50".into());
+    if let Some(c) = &cursor {
+        api_q.push(format!("cursor={}", enc(c)));
+    }
+    let page_of = match api::commitments::list(
+        State(ctx.state.clone()),
+        ctx.who.clone(),
+        RawQuery(Some(api_q.join("&"))),
+    )
+    .await
+    {
+        Ok(p) => p.0,
         Err(e) => return ctx.fail(&e),
     };
-    let shown: Vec<&CommitmentOut> = items
-        .iter()
-        .filter(|c| {
-            search.as_ref().is_none_or(|s| {
-                c.title.en.to_lowercase().contains(s)
-                    || c.title.es.to_lowercase().contains(s)
-                    || c.agency.to_lowercase().contains(s)
-            })
-        })
-        .collect();
+    let shown: Vec<&CommitmentOut> = page_of.items.iter().collect();
+    let next = page_of.next_cursor.as_ref().map(|c| {
+        let mut f = filters.clone();
+        f.push(format!("cursor={}", enc(c)));
+        format!("/commitments?{}", f.join("&"))
+    });
     let statuses = ["not-started", "on-track", "at-risk", "overdue", "done"];
     let body = html! {
         form.filters method="get" action="/commitments" hx-get="/commitments" hx-target="#results" hx-select="#results" hx-swap="outerHTML" hx-trigger="change, submit" {
@@ -143,8 +139,9 @@ pub async fn commitments(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
             p { button type="submit" { (ctx.t("ui-filter")) } }
         }
         div #results aria-live="polite" {
-            p { (ctx.ta("ui-count-commitments", &[("count", shown.len().into())])) }
-            (commitment_table(&ctx, shown))
+            @if shown.is_empty() { p { (ctx.t("ui-none")) } }
+            @else { (commitment_table(&ctx, shown)) }
+            @if let Some(n) = &next { p { a href=(n) rel="next" { (ctx.t("ui-next-page")) } } }
         }
     };
     page(&ctx, &ctx.t("ui-commitments-title"), body).into_response()
@@ -668,6 +665,9 @@ pub async fn meetings(ctx: Ctx) -> Response {
     page(&ctx, &ctx.t("ui-meetings-title"), body).into_response()
 }
 
+/// Agenda items a meeting page shows (the first, by the agenda rule's order).
+const AGENDA_SHOWN: usize = 50;
+
 /// What was typed in the meeting form.
 #[derive(Default)]
 struct MeetingForm {
@@ -703,14 +703,8 @@ async fn meeting_page(
         Ok(m) => m.0,
         Err(e) => return ctx.fail(&e),
     };
-    let agenda = match api::meetings::agenda(
-        State(ctx.state.clone()),
-        ctx.who.clone(),
-        Path(id.to_owned()),
-    )
-    .await
-    {
-        Ok(a) => Some(a.0),
+    let agenda = match api::meetings::agenda_of(&ctx.state, &ctx.who, id, AGENDA_SHOWN).await {
+        Ok(a) => Some(a),
         Err(ApiError::Forbidden { .. }) => None,
         Err(e) => return ctx.fail(&e),
     };
@@ -723,12 +717,15 @@ async fn meeting_page(
             dt { (ctx.t("ui-place")) } dd { (m.place) }
             dt { (ctx.t("ui-attendees")) } dd { @if m.attendees.is_empty() { (ctx.t("ui-none")) } @else { (m.attendees.join(", ")) } }
         }
-        @if let Some(a) = &agenda {
+        @if let Some((a, total)) = &agenda {
             section aria-labelledby="agenda" {
                 h2 #agenda { (ctx.t("ui-agenda")) }
                 @if let Some(s) = &a.since { p { (ctx.ta("ui-agenda-since", &[("date", f.day(s).into())])) } }
                 @if a.items.is_empty() { p { (ctx.t("ui-none")) } }
                 @else {
+                    @if *total > a.items.len() {
+                        p { (ctx.ta("ui-first-of", &[("shown", a.items.len().into()), ("count", ctx.fmt().count(*total as u64).into())])) }
+                    }
                     ol.agenda { @for it in &a.items { li {
                         (ctx.t(&format!("ui-agenda-reason-{}", it.reason))) ": "
                         @if it.kind == "commitment" {

@@ -11,7 +11,7 @@ use time::{Date, Month};
 use super::Ctx;
 use super::layout::{page, status};
 use super::oversight::reciprocity_table;
-use super::program::{all_commitments, text};
+use super::program::text;
 use crate::api;
 use crate::problem::ApiError;
 
@@ -62,7 +62,7 @@ pub async fn show(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
 async fn body(ctx: &Ctx, year: i32, qn: u8, from: Date, to: Date) -> Result<Markup, ApiError> {
     let f = ctx.fmt();
     let lang = ctx.lang;
-    let commitments = all_commitments(ctx, "").await?;
+    let counts = super::home::counts(ctx).await?;
     let statuses = ["overdue", "at-risk", "on-track", "not-started", "done"];
     let actions = if ctx.can(Act::List, ResourceKind::ActionRecord) {
         api::actions::list(
@@ -121,7 +121,7 @@ async fn body(ctx: &Ctx, year: i32, qn: u8, from: Date, to: Date) -> Result<Mark
                     tr {
                         th scope="row" { (a.name.get(lang)) }
                         @for s in statuses {
-                            td.num { (f.count(commitments.iter().filter(|c| c.area == code && c.status == s).count() as u64)) }
+                            td.num { (f.count(counts.iter().filter(|c| c.0 == code && c.1 == s).map(|c| c.2).sum())) }
                         }
                     }
                 } }
