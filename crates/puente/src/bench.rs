@@ -376,14 +376,14 @@ impl Rng {
 }
 
 /// What the generated records refer to: the program's areas and the node's indicators.
-struct Fixture {
+pub(crate) struct Fixture {
     areas: Vec<AreaCode>,
     indicators: HashMap<String, Vec<Uuid>>,
     today: Date,
 }
 
 impl Fixture {
-    async fn new(store: &Arc<dyn Store>) -> Result<Fixture> {
+    pub(crate) async fn new(store: &Arc<dyn Store>) -> Result<Fixture> {
         let program = data::parse_program(PROGRAM_TOML).context("the shipped program")?;
         let areas: Vec<AreaCode> = program.areas().iter().map(|a| a.code.clone()).collect();
         ensure!(!areas.is_empty(), "the program has no areas");
@@ -601,17 +601,21 @@ fn generate(
 }
 
 /// What the load produced.
-struct Loaded {
+pub(crate) struct Loaded {
     /// Every commitment's id, for requests by id.
-    ids: Vec<Uuid>,
-    n_actions: u64,
+    pub(crate) ids: Vec<Uuid>,
+    pub(crate) n_actions: u64,
     transactions: u64,
-    elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// The time `Store::after_bulk_load` took.
     housekeeping: Duration,
 }
 
-async fn load(store: &Arc<dyn Store>, fixture: &Fixture, args: &BenchApiArgs) -> Result<Loaded> {
+pub(crate) async fn load(
+    store: &Arc<dyn Store>,
+    fixture: &Fixture,
+    args: &BenchApiArgs,
+) -> Result<Loaded> {
     let n = usize::try_from(args.commitments).context("--commitments")?;
     let batch = usize::try_from(args.batch).context("--batch")?;
     let mut rng = Rng(0x7075_656e_7465);

@@ -239,6 +239,31 @@ pub enum BenchCommand {
     Exchange(BenchExchangeArgs),
     /// Measure the exchange log: appends, and proofs at large sizes.
     Log(BenchLogArgs),
+    /// Bulk-load a fresh node as `bench api` does, serve it, and measure the web application's
+    /// pages: server time per page and each page's weight with its assets.
+    Pages(BenchPagesArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchPagesArgs {
+    /// Fictional commitments to load.
+    #[arg(long, default_value_t = 100_000)]
+    pub commitments: u32,
+    /// Fictional actions to load, spread over the commitments.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub actions: u64,
+    /// Measured requests per page (one at a time, after 10 unmeasured ones).
+    #[arg(long, default_value_t = 200)]
+    pub requests: u32,
+    /// Commitments per import transaction, with their actions.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: u32,
+    /// Database URL: `postgres://…` (an empty database) [default: SQLite in the node directory].
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Directory for the bench node, kept afterwards [default: a temporary one, removed].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -428,7 +428,11 @@ fn print_summary(
         "  API tokens for every role of both nodes: {} (readable by you only)",
         demo_path.display()
     );
-    say!("  try, as each node's liaison officer:");
+    say!("  open the web application in a browser and sign in with a user above:");
+    for n in nodes {
+        say!("    {}/login", n.url);
+    }
+    say!("  or try the API, as each node's liaison officer:");
     let liaison = Role::LiaisonOfficer.as_str();
     for n in nodes {
         let token = n.tokens.get(liaison).map_or("", String::as_str);

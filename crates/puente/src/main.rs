@@ -20,6 +20,7 @@ mod audit;
 mod bench;
 mod bench_exchange;
 mod bench_log;
+mod bench_pages;
 mod cli;
 mod config;
 mod data;
@@ -103,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Api(args)) => bench::api(args).await?,
         Command::Bench(BenchCommand::Exchange(args)) => bench_exchange::exchange(args).await?,
         Command::Bench(BenchCommand::Log(args)) => bench_log::log(args).await?,
+        Command::Bench(BenchCommand::Pages(args)) => bench_pages::pages(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

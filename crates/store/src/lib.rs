@@ -80,6 +80,8 @@ pub struct CommitmentFilter {
     pub due_from: Option<Date>,
     pub due_to: Option<Date>,
     pub agency: Option<String>,
+    /// The title, in either language, contains this text (ignoring ASCII case).
+    pub text: Option<String>,
 }
 
 /// Filters for listing actions; all optional, combined with AND.
@@ -422,6 +424,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Paged<Commitment>>;
     /// Replaces the body if `version` is current (`VersionConflict` otherwise), bumps the
     /// version, recomputes the schedule, appends `commitment.update`.
+    /// How many commitments (of `agency`, if given) have each status on `today`, per measure
+    /// area: one aggregate query, for home pages and reports that must not list everything.
+    /// Pairs with no commitment are left out.
+    async fn count_commitments(
+        &self,
+        agency: Option<&str>,
+        today: Date,
+    ) -> Result<Vec<(AreaCode, Status, u64)>>;
     async fn update_commitment(
         &self,
         ctx: &WriteCtx,

@@ -16,9 +16,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use puente_domain::{
-    Action, ActionDraft, AgendaSubject, Commitment, CommitmentDraft, FieldError, FieldErrorCode,
-    Indicator, IndicatorDraft, Invalid, Measurement, MeasurementDraft, Meeting, MeetingDraft,
-    PartyCode, RecordMeta, Status, StatusInputs, StatusSchedule,
+    Action, ActionDraft, AgendaSubject, AreaCode, Commitment, CommitmentDraft, FieldError,
+    FieldErrorCode, Indicator, IndicatorDraft, Invalid, Measurement, MeasurementDraft, Meeting,
+    MeetingDraft, PartyCode, RecordMeta, Status, StatusInputs, StatusSchedule,
 };
 use serde_json::json;
 use sqlx::{FromRow, Postgres, Sqlite};
@@ -282,6 +282,18 @@ fn commitment_list_sql(filter: &CommitmentFilter, page: Page) -> Sql {
     }
     if let Some(a) = &filter.agency {
         conds.push(format!("agency = {}", sql.param(a.as_str())));
+    }
+    if let Some(t) = &filter.text {
+        // LIKE's wildcards in the text are matched literally.
+        let escaped = t
+            .to_ascii_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = sql.param(format!("%{escaped}%"));
+        conds.push(format!(
+            "(LOWER(title_en) LIKE {p} ESCAPE '\\' OR LOWER(title_es) LIKE {p} ESCAPE '\\')"
+        ));
     }
     let Some(party) = filter.party else {
         keyset(&mut sql, conds, page);
@@ -1805,6 +1817,45 @@ impl<B: Backend> Store for B {
         let items = fetch_commitments(&mut *tx, &sql).await?;
         tx.commit().await?;
         Ok(paged(items, page, |c| c.meta.id))
+    }
+
+    async fn count_commitments(
+        &self,
+        agency: Option<&str>,
+        today: Date,
+    ) -> Result<Vec<(AreaCode, Status, u64)>> {
+        let mut sql = Sql::new("SELECT area, ");
+        let t = sql.param(date_text(today));
+        // The same decision list as `status_condition` (and `StatusSchedule::status_on`).
+        sql.text.push_str(&format!(
+            "CASE WHEN sched_done = TRUE THEN 'done' \
+             WHEN due_date < {t} THEN 'overdue' \
+             WHEN sched_not_started_until > {t} THEN 'not-started' \
+             WHEN sched_at_risk_from <= {t} THEN 'at-risk' \
+             ELSE 'on-track' END AS status, COUNT(*) AS n FROM commitments"
+        ));
+        if let Some(a) = agency {
+            let a = sql.param(a);
+            sql.text.push_str(&format!(" WHERE agency = {a}"));
+        }
+        sql.text.push_str(" GROUP BY 1, 2 ORDER BY 1, 2");
+        let mut tx = self.begin_read().await?;
+        let rows: Vec<(String, String, i64)> = tx.fetch(&sql).await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(area, status, n)| {
+                let bad = |what: &str| StoreError::Corrupt {
+                    kind: "commitment count",
+                    id: area.clone(),
+                    reason: format!("unreadable {what}"),
+                };
+                Ok((
+                    AreaCode::parse(&area).ok_or_else(|| bad(&area))?,
+                    status.parse::<Status>().map_err(|()| bad(&status))?,
+                    u64::try_from(n).map_err(|_| bad("negative"))?,
+                ))
+            })
+            .collect()
     }
 
     async fn update_commitment(

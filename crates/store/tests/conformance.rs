@@ -229,6 +229,38 @@ fn days(d: Date, n: i64) -> Date {
     d + Duration::days(n)
 }
 
+/// [`commitment`] with a title that differs with `k` (every third one names a fence, in a
+/// wildcard-bearing Spanish title).
+fn titled(
+    k: i64,
+    area_code: &str,
+    owners: Owners,
+    agency: &str,
+    start: Date,
+    due: Date,
+    indicators: Vec<Uuid>,
+) -> CommitmentDraft {
+    let title = if k % 3 == 0 {
+        LocalizedText::from_pair(
+            &format!("Build fence {k}"),
+            &format!("Construir 100% valla {k}"),
+        )
+    } else {
+        LocalizedText::from_pair(&format!("Seal TUNNELS {k}"), &format!("Sellar túneles {k}"))
+    };
+    CommitmentDraft::new(
+        area(area_code),
+        title,
+        text("Seal every tunnel found"),
+        owners,
+        agency,
+        start,
+        due,
+        indicators,
+    )
+    .unwrap()
+}
+
 fn commitment(
     area_code: &str,
     owners: Owners,
@@ -742,7 +774,8 @@ async fn commitments_filters_and_keyset_paging(h: H) {
             2 => vec![i2.meta.id, i1.meta.id],
             _ => vec![i2.meta.id],
         };
-        let body = commitment(
+        let body = titled(
+            k,
             areas[(k % 3) as usize],
             owners[(k % 5 % 3) as usize],
             agencies[(k % 4) as usize],
@@ -851,7 +884,25 @@ async fn commitments_filters_and_keyset_paging(h: H) {
             ..Default::default()
         },
     ];
+    let mut filters = filters;
+    // `e_1` names nothing: `_` must match an underscore, not any character ("fence 1").
+    for text in ["tunnels", "VALLA", "100% v", "túneles 1", "fence 1", "e_1"] {
+        filters.push(CommitmentFilter {
+            text: Some(text.into()),
+            ..Default::default()
+        });
+    }
+    filters.push(CommitmentFilter {
+        text: Some("valla".into()),
+        party: Some(PartyCode::US),
+        ..Default::default()
+    });
     for f in &filters {
+        let contains = |c: &Commitment, t: &str| {
+            let t = t.to_ascii_lowercase();
+            c.body.title.en().to_ascii_lowercase().contains(&t)
+                || c.body.title.es().to_ascii_lowercase().contains(&t)
+        };
         let matches = |c: &Commitment| {
             f.area.as_ref().is_none_or(|a| &c.body.area == a)
                 && f.party.is_none_or(|p| c.body.owners.includes(p))
@@ -860,11 +911,12 @@ async fn commitments_filters_and_keyset_paging(h: H) {
                 && f.due_to.is_none_or(|d| c.body.due <= d)
                 && f.status
                     .is_none_or(|(st, day)| c.schedule.status_on(day) == st)
+                && f.text.as_deref().is_none_or(|t| contains(c, t))
         };
         let mut expected: Vec<Commitment> =
             created.iter().filter(|c| matches(c)).cloned().collect();
         expected.sort_by_key(|c| c.meta.id);
-        if f.area != Some(area("no-such-area")) {
+        if f.area != Some(area("no-such-area")) && f.text.as_deref() != Some("e_1") {
             assert!(
                 !expected.is_empty(),
                 "filter {f:?} selects nothing: the check would be weak"
@@ -1543,6 +1595,35 @@ async fn status_filter_agrees_with_status_on(h: H) {
             if !expected.is_empty() {
                 seen.insert(status);
             }
+        }
+        // The aggregate counts agree with the lists, with and without an agency.
+        for agency in [None, Some("SEMAR"), Some("CBP")] {
+            let counts = s.count_commitments(agency, day).await.unwrap();
+            for status in Status::ALL {
+                let expected = match agency {
+                    Some("CBP") => 0,
+                    _ => expected_schedules
+                        .values()
+                        .filter(|sched| sched.status_on(day) == status)
+                        .count() as u64,
+                };
+                let got: Vec<u64> = counts
+                    .iter()
+                    .filter(|(a, st, _)| a.as_str() == "fuel-theft" && *st == status)
+                    .map(|c| c.2)
+                    .collect();
+                let want = if expected == 0 {
+                    vec![]
+                } else {
+                    vec![expected]
+                };
+                assert_eq!(got, want, "count of {status} on {day} ({agency:?})");
+            }
+            assert!(
+                counts
+                    .iter()
+                    .all(|c| c.0.as_str() == "fuel-theft" && c.2 > 0)
+            );
         }
         day = days(day, 13);
     }

@@ -216,7 +216,7 @@ pub fn client_ip(parts: &Parts) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -280,19 +280,35 @@ pub async fn login(
         name.zip(password)
     });
     let (name, password) = done(e, parsed.flatten())?;
-    let ip = addr.ip().to_string();
+    let (user, cookie) = start_session(&state, &name, password, &addr.ip().to_string()).await?;
+    let mut response = axum::Json(MeOut::of(&user, state.inner.party)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// Checks a name and password (rate-limited, audited) and opens a session: the user and the
+/// `Set-Cookie` value that carries the session secret. Shared by the API's login and the login
+/// page.
+pub(crate) async fn start_session(
+    state: &AppState,
+    name: &str,
+    password: String,
+    ip: &str,
+) -> Result<(User, String), ApiError> {
     let limiter = &state.inner.limiter;
     let store = &state.inner.store;
     let now = crate::api::now();
     let audit = |action: &str| NewAuditEntry {
         at: now,
         actor: name.chars().take(100).collect(),
-        ip: Some(ip.clone()),
+        ip: Some(ip.to_owned()),
         action: action.to_owned(),
         target: None,
         detail: "{}".to_owned(),
     };
-    if let Err(t) = limiter.attempt(&name, &ip, Instant::now()) {
+    if let Err(t) = limiter.attempt(name, ip, Instant::now()) {
         if t.report {
             store.append_audit(&audit("login.throttled")).await?;
         }
@@ -301,8 +317,8 @@ pub async fn login(
         });
     }
     // A name no user can have is not looked up (and costs the store nothing).
-    let user = if UserName::parse(&name).is_ok() {
-        store.user_by_name(&name).await?
+    let user = if UserName::parse(name).is_ok() {
+        store.user_by_name(name).await?
     } else {
         None
     };
@@ -321,13 +337,13 @@ pub async fn login(
             return Err(ApiError::LoginFailed);
         }
     };
-    limiter.succeeded(&name);
+    limiter.succeeded(name);
     let (secret, hash) = token::generate();
     let ttl = state.inner.config.session_ttl;
     let expires = now + time::Duration::seconds(ttl.as_secs() as i64);
     let ctx = WriteCtx {
         actor: user.name.clone(),
-        ip: Some(ip.clone()),
+        ip: Some(ip.to_owned()),
         now,
     };
     store
@@ -342,11 +358,7 @@ pub async fn login(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         ttl.as_secs()
     );
-    let mut response = axum::Json(MeOut::of(&user, state.inner.party)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(response)
+    Ok((user, cookie))
 }
 
 fn dummy_hash() -> String {
@@ -363,27 +375,39 @@ pub async fn logout(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+    end_session(&state, &headers, &addr.ip().to_string()).await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_SESSION));
+    Ok(r)
+}
+
+/// The `Set-Cookie` value that makes a browser forget its session.
+pub(crate) const CLEAR_SESSION: &str =
+    "puente_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+
+/// Ends the session of the cookie sent, if any. An unknown or expired cookie ends nothing and
+/// writes nothing.
+pub(crate) async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Result<(), ApiError> {
+    if let Some(secret) = cookie(headers, SESSION_COOKIE) {
         let hash = token::hash(secret);
         let store = &state.inner.store;
         let now = crate::api::now();
-        // The audit entry names the session's user, so look it up first; an unknown or expired
-        // cookie ends nothing and writes nothing.
+        // The audit entry names the session's user, so look it up first.
         if let Some(user) = store.user_by_session(&hash, now).await? {
             let ctx = WriteCtx {
                 actor: user.name,
-                ip: Some(addr.ip().to_string()),
+                ip: Some(ip.to_owned()),
                 now,
             };
             store.delete_session(&ctx, &hash).await?;
         }
     }
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("puente_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    Ok(r)
+    Ok(())
 }
 
 #[cfg(test)]

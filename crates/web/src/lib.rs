@@ -11,6 +11,7 @@ pub mod auth;
 pub mod i18n;
 pub mod input;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 mod state;
 

@@ -265,9 +265,16 @@ pub async fn problem_layer(
         tracing::info_span!("request", id = %request_id, method = %req.method(), path = %instance);
     let mut response = tracing::Instrument::instrument(next.run(req), span).await;
     let lang = user_lang.get().unwrap_or(lang);
+    // A page renders its own errors, in HTML.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     // Framework answers (unknown route, wrong method) become problems too.
     let error = match response.extensions_mut().remove::<Arc<ApiError>>() {
         Some(e) => Some((*e).clone()),
+        None if is_page => None,
         None if response.status() == StatusCode::NOT_FOUND => {
             Some(ApiError::NotFound { kind: "route" })
         }
@@ -310,6 +317,12 @@ pub async fn problem_layer(
         }),
     );
     response
+}
+
+/// The title, detail and field problems of `e` in `lang`, as the pages show them.
+pub(crate) fn describe(i: &I18n, e: &ApiError, lang: Lang) -> (String, String, Vec<FieldProblem>) {
+    let p = render(i, e, lang, "", Uuid::now_v7());
+    (p.title, p.detail, p.errors)
 }
 
 fn render(i: &I18n, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Problem {
@@ -415,7 +428,7 @@ fn render(i: &I18n, e: &ApiError, lang: Lang, instance: &str, id: Uuid) -> Probl
     }
 }
 
-fn field_problem(i: &I18n, lang: Lang, f: &FieldError) -> FieldProblem {
+pub(crate) fn field_problem(i: &I18n, lang: Lang, f: &FieldError) -> FieldProblem {
     let type_name = |t: &str| i.t(lang, &format!("type-{t}"), &[]);
     let args: Vec<(&str, FluentValue<'_>)> = match &f.code {
         FieldErrorCode::WrongType { expected } | FieldErrorCode::InvalidFormat { expected } => {

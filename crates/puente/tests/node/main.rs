@@ -10,9 +10,11 @@ mod helpers;
 mod cli;
 
 mod api;
+mod browser;
 mod crash;
 mod demo;
 mod exchange_log;
 mod federation;
 mod federation_faults;
 mod federation_rejects;
+mod web;

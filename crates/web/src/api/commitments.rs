@@ -101,6 +101,7 @@ fn parse(state: &AppState, v: &Value, update: bool) -> Result<(CommitmentDraft, 
         ("due_from" = Option<String>, Query, description = "Due on or after (YYYY-MM-DD)"),
         ("due_to" = Option<String>, Query, description = "Due on or before (YYYY-MM-DD)"),
         ("agency" = Option<String>, Query, description = "Responsible agency"),
+        ("q" = Option<String>, Query, description = "The title, in English or Spanish, contains this text (ignoring ASCII case)"),
         ("cursor" = Option<String>, Query, description = "From the previous page's next_cursor"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50"),
     ),
@@ -130,6 +131,7 @@ pub async fn list(
         due_from: query_param(&mut q, &mut e, "due_from", "date", parse_day),
         due_to: query_param(&mut q, &mut e, "due_to", "date", parse_day),
         agency: q.get("agency").map(str::to_owned),
+        text: q.get("q").map(str::to_owned),
     };
     let page = page(&mut q, &mut e);
     q.finish(&mut e);

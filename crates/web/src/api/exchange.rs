@@ -337,12 +337,12 @@ struct Composed {
     summary: String,
 }
 
-async fn compose(
+pub(crate) async fn compose(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
     body: Value,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<ItemOut, ApiError> {
     let x = exchange(state)?;
     let rk = resource_kind(kind);
     let me = [state.inner.party];
@@ -415,45 +415,45 @@ async fn compose(
         summary: &c.summary,
     };
     let sent = x.send_item(&who.ctx(now()), &outgoing).await?;
-    Ok((
-        StatusCode::CREATED,
-        // The content just checked and sent is what the stored body holds: no need to parse
-        // the body back.
-        Json(item_out(
-            x,
-            &sent.item,
-            c.content,
-            OffsetDateTime::now_utc(),
-        )),
-    )
-        .into_response())
+    // The content just checked and sent is what the stored body holds: no need to parse the
+    // body back.
+    Ok(item_out(
+        x,
+        &sent.item,
+        c.content,
+        OffsetDateTime::now_utc(),
+    ))
 }
 
-async fn step(
+pub(crate) async fn step(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
     raw: &str,
     body: &Value,
     read: impl FnOnce(&Value) -> Result<AnyStep, Invalid>,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<ItemOut, ApiError> {
     let x = exchange(state)?;
     // Whether the user may take a step depends on the item (an agency user's, on whether it is
     // assigned to its agency), so the policy is asked about the item itself.
     let (item, content) = load_item(state, who, kind, raw, Act::Update).await?;
     let step = read(body).map_err(ApiError::Invalid)?;
     let sent = x.send_step(&who.ctx(now()), &item, step).await?;
-    Ok((
-        StatusCode::OK,
-        // A step does not change the item's content, read above.
-        Json(item_out(x, &sent.item, content, OffsetDateTime::now_utc())),
-    )
-        .into_response())
+    // A step does not change the item's content, read above.
+    Ok(item_out(x, &sent.item, content, OffsetDateTime::now_utc()))
+}
+
+fn created(item: ItemOut) -> axum::response::Response {
+    (StatusCode::CREATED, Json(item)).into_response()
+}
+
+fn stepped(item: ItemOut) -> axum::response::Response {
+    (StatusCode::OK, Json(item)).into_response()
 }
 
 // ---- lists ----------------------------------------------------------------------------------
 
-async fn list(
+pub(crate) async fn list(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
@@ -593,7 +593,7 @@ async fn finish_list(
     }))
 }
 
-async fn get_one(
+pub(crate) async fn get_one(
     state: &AppState,
     who: &Authed,
     kind: ItemKind,
@@ -662,7 +662,9 @@ pub async fn create_referral(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<axum::response::Response, ApiError> {
-    compose(&state, &who, ItemKind::Referral, body).await
+    compose(&state, &who, ItemKind::Referral, body)
+        .await
+        .map(created)
 }
 
 /// `GET /api/v1/referrals/{id}`
@@ -692,6 +694,7 @@ pub async fn acknowledge_referral(
         wire::read_empty(v).map(|()| AnyStep::Referral(puente_domain::ReferralStep::Acknowledge))
     })
     .await
+    .map(stepped)
 }
 
 /// `POST /api/v1/referrals/{id}/assign` `{"agency": "..."}` (the recipient)
@@ -710,6 +713,7 @@ pub async fn assign_referral(
             .map(|agency| AnyStep::Referral(puente_domain::ReferralStep::Assign { agency }))
     })
     .await
+    .map(stepped)
 }
 
 /// `POST /api/v1/referrals/{id}/outcome` (the recipient): acted (with results), no-trace, or
@@ -729,6 +733,7 @@ pub async fn report_outcome(
             .map(|o| AnyStep::Referral(puente_domain::ReferralStep::ReportOutcome(o)))
     })
     .await
+    .map(stepped)
 }
 
 /// `POST /api/v1/referrals/{id}/withdraw` `{"reason": {"lang", "text"}}` (the originator)
@@ -747,6 +752,7 @@ pub async fn withdraw_referral(
             .map(|reason| AnyStep::Referral(puente_domain::ReferralStep::Withdraw { reason }))
     })
     .await
+    .map(stepped)
 }
 
 // ---- requests for information -----------------------------------------------------------------
@@ -780,7 +786,9 @@ pub async fn create_request(
     who: Authed,
     JsonBody(body): JsonBody,
 ) -> Result<axum::response::Response, ApiError> {
-    compose(&state, &who, ItemKind::Request, body).await
+    compose(&state, &who, ItemKind::Request, body)
+        .await
+        .map(created)
 }
 
 /// `GET /api/v1/requests/{id}`
@@ -810,6 +818,7 @@ pub async fn acknowledge_request(
         wire::read_empty(v).map(|()| AnyStep::Request(puente_domain::RequestStep::Acknowledge))
     })
     .await
+    .map(stepped)
 }
 
 /// `POST /api/v1/requests/{id}/answer`
@@ -827,6 +836,7 @@ pub async fn answer_request(
         wire::read_answer(v).map(|a| AnyStep::Request(puente_domain::RequestStep::Answer(a)))
     })
     .await
+    .map(stepped)
 }
 
 /// `POST /api/v1/requests/{id}/withdraw`
@@ -845,6 +855,7 @@ pub async fn withdraw_request(
             .map(|reason| AnyStep::Request(puente_domain::RequestStep::Withdraw { reason }))
     })
     .await
+    .map(stepped)
 }
 
 // ---- peers and reciprocity --------------------------------------------------------------------

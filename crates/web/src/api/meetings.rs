@@ -216,15 +216,30 @@ pub async fn agenda(
     who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<AgendaOut>, ApiError> {
-    let m = load(&state, &who, &id, Act::Read).await?;
+    agenda_of(&state, &who, &id, usize::MAX)
+        .await
+        .map(|(a, _)| Json(a))
+}
+
+/// The agenda of meeting `id` with at most `limit` items (the first by the agenda rule's
+/// order), and how many it has in all: only the items shown are loaded and asked about.
+pub(crate) async fn agenda_of(
+    state: &AppState,
+    who: &Authed,
+    id: &str,
+    limit: usize,
+) -> Result<(AgendaOut, usize), ApiError> {
+    let (state, who) = (state.clone(), who.clone());
+    let m = load(&state, &who, id, Act::Read).await?;
     may(&state, &who, Act::List, ResourceKind::Commitment).await?;
     let store = &state.inner.store;
     let date = m.body.date;
     let since = store.previous_meeting_date(date, m.meta.id).await?;
     let candidates = store.agenda_candidates(date, since, m.meta.id).await?;
     let items = build_agenda(date, since, candidates);
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
+    let total = items.len();
+    let mut out = Vec::with_capacity(items.len().min(limit));
+    for item in items.into_iter().take(limit) {
         let (kind, id, meeting, title, owners) = match item.subject {
             AgendaSubject::Commitment(cid) => {
                 let Some(c) = store.get_commitment(cid).await? else {
@@ -281,10 +296,13 @@ pub async fn agenda(
             due: item.due.to_string(),
         });
     }
-    Ok(Json(AgendaOut {
-        meeting: m.meta.id,
-        date: date.to_string(),
-        since: since.map(|d| d.to_string()),
-        items: out,
-    }))
+    Ok((
+        AgendaOut {
+            meeting: m.meta.id,
+            date: date.to_string(),
+            since: since.map(|d| d.to_string()),
+            items: out,
+        },
+        total,
+    ))
 }

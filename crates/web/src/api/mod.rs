@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api)
+        .merge(crate::pages::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound { kind: "route" } })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
@@ -141,7 +142,9 @@ async fn security_headers(
     use axum::http::{HeaderValue, header};
     let mut r = next.run(req).await;
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Pages and their assets set their own policy and caching (see `crate::pages`).
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -151,23 +154,37 @@ async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     r
 }
 
 /// `GET /`: where things are, for someone who opened the node's address. Public, like
-/// `/healthz`; the pages for people come with the web interface.
-pub async fn index(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// `/healthz`; browsers are sent to the web application.
+pub async fn index(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // A browser is sent to the web application (which asks it to sign in).
+    let browser = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if browser {
+        return axum::response::Redirect::to("/home").into_response();
+    }
     Json(serde_json::json!({
         "name": "puente",
         "party": state.inner.party.to_string(),
         "api": "/api/v1",
         "openapi": "/api/openapi.json",
         "health": "/healthz",
+        "web": "/home",
     }))
+    .into_response()
 }
 
 /// `GET /healthz`: answers without authentication, and says nothing secret.
