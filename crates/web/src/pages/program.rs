@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::layout::{csrf, error_summary, field_errors, invalid, page, raw, status};
 use super::{Ctx, Form, see_other};
 use crate::api;
-use crate::api::dto::{CommitmentOut, IndicatorOut, MeetingOut, TextOut};
+use crate::api::dto::{ActionOut, CommitmentOut, IndicatorOut, MeetingOut, TextOut};
 use crate::input::JsonBody;
 use crate::problem::{ApiError, FieldProblem};
 
@@ -22,6 +22,29 @@ pub fn text(lang: Lang, t: &TextOut) -> &str {
     match lang {
         Lang::En => &t.en,
         Lang::Es => &t.es,
+    }
+}
+
+/// A table of actions with their outputs (a commitment's page marks the action that completes
+/// it; the progress report does not).
+pub fn actions_table(ctx: &Ctx, actions: &[ActionOut], mark_completes: bool) -> Markup {
+    let lang = ctx.lang;
+    let f = ctx.fmt();
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { (ctx.t("ui-date")) }
+                th scope="col" { (ctx.t("ui-agency")) }
+                th scope="col" { (ctx.t("ui-description")) }
+                th scope="col" { (ctx.t("ui-outputs")) }
+            } }
+            tbody { @for a in actions { tr {
+                td { (f.day(&a.date)) }
+                td { (a.agency) }
+                td { (text(lang, &a.description)) @if mark_completes && a.completes { " — " strong { (ctx.t("ui-completes")) } } }
+                td { @for o in &a.outputs { (f.number(o.value, 2)) " " (o.unit) " · " (o.what) br; } }
+            } } }
+        }
     }
 }
 
@@ -226,20 +249,7 @@ async fn commitment_page(
             h2 #actions { (ctx.t("ui-actions")) }
             @if actions.is_empty() { p { (ctx.t("ui-none")) } }
             @else {
-                table {
-                    thead { tr {
-                        th scope="col" { (ctx.t("ui-date")) }
-                        th scope="col" { (ctx.t("ui-agency")) }
-                        th scope="col" { (ctx.t("ui-description")) }
-                        th scope="col" { (ctx.t("ui-outputs")) }
-                    } }
-                    tbody { @for a in &actions { tr {
-                        td { (f.day(&a.date)) }
-                        td { (a.agency) }
-                        td { (text(lang, &a.description)) @if a.completes { " — " strong { (ctx.t("ui-completes")) } } }
-                        td { @for o in &a.outputs { (f.number(o.value, 2)) " " (o.unit) " · " (o.what) br; } }
-                    } } }
-                }
+                (actions_table(ctx, &actions, true))
             }
         }
         section aria-labelledby="indicators" {

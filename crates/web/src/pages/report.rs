@@ -11,7 +11,7 @@ use time::{Date, Month};
 use super::Ctx;
 use super::layout::{page, status};
 use super::oversight::reciprocity_table;
-use super::program::text;
+use super::program::{actions_table, text};
 use crate::api;
 use crate::problem::ApiError;
 
@@ -131,20 +131,7 @@ async fn body(ctx: &Ctx, year: i32, qn: u8, from: Date, to: Date) -> Result<Mark
             h2 { (ctx.t("ui-report-actions")) }
             p { (ctx.ta("ui-count-actions", &[("count", actions.len().into())])) }
             @if !actions.is_empty() {
-                table {
-                    thead { tr {
-                        th scope="col" { (ctx.t("ui-date")) }
-                        th scope="col" { (ctx.t("ui-agency")) }
-                        th scope="col" { (ctx.t("ui-description")) }
-                        th scope="col" { (ctx.t("ui-outputs")) }
-                    } }
-                    tbody { @for a in &actions { tr {
-                        td { (f.day(&a.date)) }
-                        td { (a.agency) }
-                        td { (text(lang, &a.description)) }
-                        td { @for o in &a.outputs { (f.number(o.value, 2)) " " (o.unit) " · " (o.what) br; } }
-                    } } }
-                }
+                (actions_table(ctx, &actions, false))
             }
         }
         section {
