@@ -141,6 +141,30 @@ impl StatusSchedule {
         }
     }
 
+    /// How the status moves over time: the status before any day, then each day on which it
+    /// changes with the status from that day on. The status on a day is the last change on or
+    /// before it. Stores keep status counts per day from these, not by re-deciding every record.
+    pub fn changes(&self) -> (Status, Vec<(Date, Status)>) {
+        let first = self.status_on(Date::MIN);
+        // `status_on` compares the day with these three bounds only, so it can change only there.
+        let mut days = [
+            self.not_started_until,
+            self.at_risk_from,
+            self.due.next_day().unwrap_or(Date::MAX),
+        ];
+        days.sort();
+        let mut now = first;
+        let mut out = Vec::with_capacity(3);
+        for d in days {
+            let s = self.status_on(d);
+            if s != now {
+                out.push((d, s));
+                now = s;
+            }
+        }
+        (first, out)
+    }
+
     /// A follow-up's schedule: done once completed, at risk in the last `warn_days` before due.
     pub fn for_follow_up(opened: Date, due: Date, completed: bool, warn_days: i64) -> Self {
         let at_risk_from = add_days(due, -warn_days).max(opened);
@@ -208,6 +232,21 @@ mod tests {
         #[test]
         fn schedule_agrees_with_the_worded_rule((i, today) in inputs()) {
             prop_assert_eq!(StatusSchedule::of(&i).status_on(today), rule(&i, today));
+        }
+
+        #[test]
+        fn changes_give_the_status_of_every_day((i, today) in inputs()) {
+            let s = StatusSchedule::of(&i);
+            let (first, changes) = s.changes();
+            let replayed = changes
+                .iter()
+                .take_while(|(d, _)| *d <= today)
+                .last()
+                .map_or(first, |c| c.1);
+            prop_assert_eq!(replayed, s.status_on(today));
+            // In order, each a real change.
+            prop_assert!(changes.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1));
+            prop_assert!(changes.first().is_none_or(|c| c.1 != first));
         }
 
         #[test]

@@ -21,6 +21,7 @@ mod rows_exchange;
 mod sql;
 mod sql_exchange;
 mod sql_log;
+mod sql_status;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -92,6 +93,9 @@ pub struct ActionFilter {
     pub agency: Option<String>,
     pub date_from: Option<Date>,
     pub date_to: Option<Date>,
+    /// Newest first (by date, then id), one page only (`Paged::next` is `None`, `Page::after`
+    /// is ignored): the latest actions of a period without sorting all of it.
+    pub latest_first: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -402,6 +406,9 @@ pub trait Store: Send + Sync + 'static {
     // ---- audit trail ----
     /// Appends an entry on its own (logins, denials): for writes, the write methods append.
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<AuditEntry>;
+    /// Appends `entries` in order in one transaction: what one page view read, written with one
+    /// commit instead of one each.
+    async fn append_audits(&self, entries: Vec<NewAuditEntry>) -> Result<()>;
     /// Entries after `after_seq`, oldest first.
     async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
     /// Recomputes the whole chain and names the first entry that does not match.
@@ -417,6 +424,9 @@ pub trait Store: Send + Sync + 'static {
         body: &CommitmentDraft,
     ) -> Result<Commitment>;
     async fn get_commitment(&self, id: Uuid) -> Result<Option<Commitment>>;
+    /// The commitments of `ids` that exist, in no particular order: one read for a page that
+    /// shows many (a meeting's agenda).
+    async fn get_commitments(&self, ids: &[Uuid]) -> Result<Vec<Commitment>>;
     async fn list_commitments(
         &self,
         filter: &CommitmentFilter,
@@ -451,6 +461,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Action>;
     async fn get_action(&self, id: Uuid) -> Result<Option<Action>>;
     async fn list_actions(&self, filter: &ActionFilter, page: Page) -> Result<Paged<Action>>;
+    /// How many actions (of `agency`, when given) are dated in `[from, to]`, from counts kept
+    /// per day on write.
+    async fn count_actions(&self, agency: Option<&str>, from: Date, to: Date) -> Result<u64>;
     /// The commitment may not change on update (`Invalid` at `/commitment`).
     async fn update_action(
         &self,
@@ -558,4 +571,15 @@ pub trait Store: Send + Sync + 'static {
         previous: Option<Date>,
         excluding: Uuid,
     ) -> Result<Vec<(AgendaSubject, StatusSchedule)>>;
+    /// What the first `first` items of that agenda are drawn from, without reading every
+    /// candidate: the first `first` commitments of each agenda reason (overdue, at risk, due) in
+    /// the agenda rule's order (due date, then id), every candidate follow-up as in
+    /// [`Store::agenda_candidates`]; and how many commitments the whole agenda lists.
+    async fn agenda_head(
+        &self,
+        date: Date,
+        previous: Option<Date>,
+        excluding: Uuid,
+        first: usize,
+    ) -> Result<(Vec<(AgendaSubject, StatusSchedule)>, u64)>;
 }

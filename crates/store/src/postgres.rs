@@ -44,10 +44,19 @@ impl PgStore {
             .await
             .map_err(crate::StoreError::Migrate)?;
         tracing::debug!("connected PostgreSQL store");
-        Ok(Self {
+        let store = Self {
             pool,
             credentials: std::sync::Arc::default(),
-        })
+        };
+        crate::sql::ensure_status_counts(&store).await?;
+        Ok(store)
+    }
+
+    /// Builds the commitment status counts from the stored commitments if they have no base
+    /// day, as opening does: for tests of a database made before the counts.
+    #[doc(hidden)]
+    pub async fn ensure_status_counts(&self) -> Result<()> {
+        crate::sql::ensure_status_counts(self).await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

@@ -331,7 +331,7 @@ impl ScheduleCols {
         ]
     }
 
-    fn into_schedule(self, id: &str, due: Date) -> Result<StatusSchedule> {
+    pub(crate) fn into_schedule(self, id: &str, due: Date) -> Result<StatusSchedule> {
         const K: &str = "commitment";
         Ok(StatusSchedule {
             done: self.sched_done,

@@ -39,6 +39,7 @@ use crate::rows::{
 };
 use crate::sql_exchange;
 use crate::sql_log;
+use crate::sql_status;
 use crate::{
     ActionFilter, CommitmentFilter, ImportSummary, IndicatorFilter, MeetingFilter, NodeInfo, Page,
     Paged, Result, Store, StoreError, TokenInfo, User, UserChanges, WriteCtx,
@@ -503,6 +504,17 @@ pub(crate) async fn fetch_one<R: BothRow, C: Conn + ?Sized>(
     Ok(c.fetch::<R>(sql).await?.into_iter().next())
 }
 
+/// Builds the commitment status counts (`sql_status`) if the database has none yet: called once
+/// when a store is opened, after its migrations.
+pub(crate) async fn ensure_status_counts<B: Backend>(b: &B) -> Result<()> {
+    let mut tx = b.begin_write().await?;
+    if sql_status::ensure(&mut *tx, OffsetDateTime::now_utc().date()).await? {
+        tracing::info!("built the commitment status counts from the stored commitments");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A count (or any single integer) from a one-row, one-column query.
 pub(crate) async fn count<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> sqlx::Result<i64> {
     Ok(fetch_one::<(i64,), C>(c, sql).await?.map_or(0, |r| r.0))
@@ -922,14 +934,21 @@ async fn progress<C: Conn + ?Sized>(
 
 /// Recomputes a commitment's counted inputs and status schedule from its actions and the
 /// measurements of the indicators it serves, and stores them.
-async fn recompute<C: Conn + ?Sized>(c: &mut C, id: &str, cache: &mut ProgressCache) -> Result<()> {
-    recompute_many(c, &[id.to_owned()], cache).await
+async fn recompute<C: Conn + ?Sized>(
+    c: &mut C,
+    today: Date,
+    id: &str,
+    cache: &mut ProgressCache,
+) -> Result<()> {
+    recompute_many(c, today, &[id.to_owned()], cache).await
 }
 
 /// [`recompute`] for many commitments: their inputs are read a few hundred commitments per
-/// query, and each schedule is stored by one reused statement. Unknown ids are skipped.
+/// query, and each schedule is stored by one reused statement. Unknown ids are skipped. The
+/// status counts (`sql_status`) follow every schedule that changes, as a write on `today`.
 async fn recompute_many<C: Conn + ?Sized>(
     c: &mut C,
+    today: Date,
     ids: &[String],
     cache: &mut ProgressCache,
 ) -> Result<()> {
@@ -964,6 +983,8 @@ async fn recompute_many<C: Conn + ?Sized>(
         for (commitment, indicator) in served_rows {
             served.entry(commitment).or_default().push(indicator);
         }
+        let mut shares = sql_status::shares_of(c, chunk).await?;
+        let mut moved = Vec::new();
         for ScheduleBasisRow {
             id,
             start_date,
@@ -994,16 +1015,32 @@ async fn recompute_many<C: Conn + ?Sized>(
                 .bind(s.done)
                 .bind(date_text(s.not_started_until))
                 .bind(date_text(s.at_risk_from))
-                .bind(id),
+                .bind(id.as_str()),
             )
             .await?;
+            if let Some(old) = shares.remove(&id)
+                && old.schedule != s
+            {
+                let new = sql_status::Share {
+                    schedule: s,
+                    ..old.clone()
+                };
+                moved.push((old, new));
+            }
         }
+        let out: Vec<&sql_status::Share> = moved.iter().map(|m| &m.0).collect();
+        let into: Vec<&sql_status::Share> = moved.iter().map(|m| &m.1).collect();
+        sql_status::shift(c, today, &out, &into).await?;
     }
     Ok(())
 }
 
 /// Recomputes every commitment serving `indicator`.
-async fn recompute_serving<C: Conn + ?Sized>(c: &mut C, indicator: &str) -> Result<()> {
+async fn recompute_serving<C: Conn + ?Sized>(
+    c: &mut C,
+    today: Date,
+    indicator: &str,
+) -> Result<()> {
     let ids: Vec<(String,)> = c
         .fetch(
             &Sql::new(
@@ -1014,7 +1051,7 @@ async fn recompute_serving<C: Conn + ?Sized>(c: &mut C, indicator: &str) -> Resu
         )
         .await?;
     let ids: Vec<String> = ids.into_iter().map(|r| r.0).collect();
-    recompute_many(c, &ids, &mut ProgressCache::new()).await
+    recompute_many(c, today, &ids, &mut ProgressCache::new()).await
 }
 
 /// Checks that every indicator a commitment would serve exists.
@@ -1191,10 +1228,13 @@ async fn import_in<C: Conn + ?Sized>(
     .await?;
 
     let mut rows = Vec::with_capacity(actions.len());
+    let mut days = Vec::with_capacity(actions.len());
     for (m, a) in actions {
         let meta_row = MetaRow::from_meta(m);
         let mut args = meta_row.args();
-        args.extend(ActionBody::new(m.id, a)?.args());
+        let body = ActionBody::new(m.id, a)?;
+        args.extend(body.args());
+        days.push((body.date, body.agency, 1));
         rows.push(args);
         writes.push((
             "action.create",
@@ -1205,9 +1245,15 @@ async fn import_in<C: Conn + ?Sized>(
     insert_many(c, "actions", &[MetaRow::COLS, ActionBody::COLS], rows)
         .await
         .map_err(duplicate("action", "/id", "/id"))?;
+    sql_status::count_actions_on(c, days).await?;
 
+    // The new commitments are counted with the schedule they were inserted with; recomputing
+    // moves each to its real one.
+    let new_shares = sql_status::shares_of(c, &touched).await?;
+    let today = ctx.now.date();
+    sql_status::shift(c, today, &[], &new_shares.values().collect::<Vec<_>>()).await?;
     touched.extend(outside);
-    recompute_many(c, &touched, &mut ProgressCache::new()).await?;
+    recompute_many(c, today, &touched, &mut ProgressCache::new()).await?;
     audit_writes(c, ctx, writes).await?;
     let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
     Ok(ImportSummary {
@@ -1719,6 +1765,16 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    async fn append_audits(&self, entries: Vec<NewAuditEntry>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        audit_entries(&mut *tx, entries).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>> {
         let mut tx = self.begin_read().await?;
         let sql = Sql::new(format!(
@@ -1783,6 +1839,14 @@ impl<B: Backend> Store for B {
         .await
         .map_err(duplicate("commitment", "/id", "/id"))?;
         insert_served(&mut *tx, &id, &body.indicators).await?;
+        let share = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id)).await?;
+        sql_status::shift(
+            &mut *tx,
+            ctx.now.date(),
+            &[],
+            &share.values().collect::<Vec<_>>(),
+        )
+        .await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -1807,6 +1871,19 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    async fn get_commitments(&self, ids: &[Uuid]) -> Result<Vec<Commitment>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut tx = self.begin_read().await?;
+        for chunk in ids.chunks(IN_IDS) {
+            let mut sql = Sql::new("");
+            let list = in_list(&mut sql, chunk.iter().copied().map(id_text));
+            sql.text = format!("{} WHERE id {list}", commitment_select());
+            out.extend(fetch_commitments(&mut *tx, &sql).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn list_commitments(
         &self,
         filter: &CommitmentFilter,
@@ -1824,23 +1901,8 @@ impl<B: Backend> Store for B {
         agency: Option<&str>,
         today: Date,
     ) -> Result<Vec<(AreaCode, Status, u64)>> {
-        let mut sql = Sql::new("SELECT area, ");
-        let t = sql.param(date_text(today));
-        // The same decision list as `status_condition` (and `StatusSchedule::status_on`).
-        sql.text.push_str(&format!(
-            "CASE WHEN sched_done = TRUE THEN 'done' \
-             WHEN due_date < {t} THEN 'overdue' \
-             WHEN sched_not_started_until > {t} THEN 'not-started' \
-             WHEN sched_at_risk_from <= {t} THEN 'at-risk' \
-             ELSE 'on-track' END AS status, COUNT(*) AS n FROM commitments"
-        ));
-        if let Some(a) = agency {
-            let a = sql.param(a);
-            sql.text.push_str(&format!(" WHERE agency = {a}"));
-        }
-        sql.text.push_str(" GROUP BY 1, 2 ORDER BY 1, 2");
         let mut tx = self.begin_read().await?;
-        let rows: Vec<(String, String, i64)> = tx.fetch(&sql).await?;
+        let rows = sql_status::counts(&mut *tx, agency, today).await?;
         tx.commit().await?;
         rows.into_iter()
             .map(|(area, status, n)| {
@@ -1866,6 +1928,8 @@ impl<B: Backend> Store for B {
         body: &CommitmentDraft,
     ) -> Result<Commitment> {
         let mut tx = self.begin_write().await?;
+        let id_s = id_text(id);
+        let before = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id_s)).await?;
         let n = tx
             .run(
                 &Sql::new(update_sql("commitments", CommitmentBody::COLS))
@@ -1879,14 +1943,23 @@ impl<B: Backend> Store for B {
             return Err(stale(&mut *tx, "commitments", "commitment", id, version).await);
         }
         check_indicators(&mut *tx, &body.indicators).await?;
-        let id_s = id_text(id);
+        // The body may move the commitment to another agency, area or due date: its share moves
+        // with the schedule it had, and `recompute` below moves that to the new schedule.
+        let after = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id_s)).await?;
+        sql_status::shift(
+            &mut *tx,
+            ctx.now.date(),
+            &before.values().collect::<Vec<_>>(),
+            &after.values().collect::<Vec<_>>(),
+        )
+        .await?;
         tx.run(
             &Sql::new("DELETE FROM commitment_indicators WHERE commitment_id = $1")
                 .bind(id_s.as_str()),
         )
         .await?;
         insert_served(&mut *tx, &id_s, &body.indicators).await?;
-        recompute(&mut *tx, &id_s, &mut ProgressCache::new()).await?;
+        recompute(&mut *tx, ctx.now.date(), &id_s, &mut ProgressCache::new()).await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -1921,7 +1994,14 @@ impl<B: Backend> Store for B {
         )
         .await
         .map_err(duplicate("action", "/id", "/id"))?;
-        recompute(&mut *tx, &row.commitment_id, &mut ProgressCache::new()).await?;
+        sql_status::count_actions_on(&mut *tx, [(row.date.clone(), row.agency.clone(), 1)]).await?;
+        recompute(
+            &mut *tx,
+            ctx.now.date(),
+            &row.commitment_id,
+            &mut ProgressCache::new(),
+        )
+        .await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -1979,11 +2059,32 @@ impl<B: Backend> Store for B {
         if let Some(d) = filter.date_to {
             conds.push(format!("date <= {}", sql.param(date_text(d))));
         }
+        if filter.latest_first {
+            // One page, walking the (date, id) index backwards: no sort of the whole range.
+            if !conds.is_empty() {
+                sql.text.push_str(" WHERE ");
+                sql.text.push_str(&conds.join(" AND "));
+            }
+            let limit = sql.param(i64::from(page.limit));
+            sql.text
+                .push_str(&format!(" ORDER BY date DESC, id DESC LIMIT {limit}"));
+            let mut tx = self.begin_read().await?;
+            let items = fetch_actions(&mut *tx, &sql).await?;
+            tx.commit().await?;
+            return Ok(Paged { items, next: None });
+        }
         keyset(&mut sql, conds, page);
         let mut tx = self.begin_read().await?;
         let items = fetch_actions(&mut *tx, &sql).await?;
         tx.commit().await?;
         Ok(paged(items, page, |a| a.meta.id))
+    }
+
+    async fn count_actions(&self, agency: Option<&str>, from: Date, to: Date) -> Result<u64> {
+        let mut tx = self.begin_read().await?;
+        let n = sql_status::actions_in(&mut *tx, agency, from, to).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn update_action(
@@ -2000,6 +2101,9 @@ impl<B: Backend> Store for B {
         if row.commitment_id != commitment {
             return Err(Invalid::one("/commitment", FieldErrorCode::OutOfRange).into());
         }
+        let was: Vec<(String, String)> = tx
+            .fetch(&Sql::new("SELECT date, agency FROM actions WHERE id = $1").bind(id_text(id)))
+            .await?;
         let n = tx
             .run(
                 &Sql::new(update_sql("actions", ActionBody::COLS))
@@ -2012,7 +2116,18 @@ impl<B: Backend> Store for B {
         if n == 0 {
             return Err(stale(&mut *tx, "actions", "action", id, version).await);
         }
-        recompute(&mut *tx, &commitment, &mut ProgressCache::new()).await?;
+        let moved = was
+            .into_iter()
+            .map(|(day, agency)| (day, agency, -1))
+            .chain([(row.date.clone(), row.agency.clone(), 1)]);
+        sql_status::count_actions_on(&mut *tx, moved).await?;
+        recompute(
+            &mut *tx,
+            ctx.now.date(),
+            &commitment,
+            &mut ProgressCache::new(),
+        )
+        .await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -2115,7 +2230,7 @@ impl<B: Backend> Store for B {
             return Err(stale(&mut *tx, "indicators", "indicator", id, version).await);
         }
         let id_s = id_text(id);
-        recompute_serving(&mut *tx, &id_s).await?;
+        recompute_serving(&mut *tx, ctx.now.date(), &id_s).await?;
         let out = written("indicator", id, indicator_in(&mut *tx, &id_s).await?)?;
         audit_write(
             &mut *tx,
@@ -2153,7 +2268,7 @@ impl<B: Backend> Store for B {
         )
         .await
         .map_err(duplicate("measurement", "/id", "/period"))?;
-        recompute_serving(&mut *tx, &row.indicator_id).await?;
+        recompute_serving(&mut *tx, ctx.now.date(), &row.indicator_id).await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -2212,7 +2327,7 @@ impl<B: Backend> Store for B {
         if n == 0 {
             return Err(stale(&mut *tx, "measurements", "measurement", id, version).await);
         }
-        recompute_serving(&mut *tx, &indicator).await?;
+        recompute_serving(&mut *tx, ctx.now.date(), &indicator).await?;
         audit_write(
             &mut *tx,
             ctx,
@@ -2351,57 +2466,133 @@ impl<B: Backend> Store for B {
              (sched_at_risk_from <= {d} AND sched_not_started_until <= {d}))) OR {due_window} \
              ORDER BY id"
         ));
-
-        // Follow-ups of other meetings: open and set by then, and overdue or within the warning
-        // days of due (a superset of at risk); or due in (previous, date].
-        let warn = date
-            .checked_add(Duration::days(puente_domain::meeting::FOLLOW_UP_WARN_DAYS))
-            .unwrap_or(Date::MAX);
-        let mut fs = Sql::new(format!(
-            "SELECT {}, m.date AS meeting_date FROM follow_ups f \
-             JOIN meetings m ON m.id = f.meeting_id",
-            FollowUpRow::COLS
-                .iter()
-                .map(|c| format!("f.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        let ex = fs.param(id_text(excluding));
-        let d = fs.param(date_text(date));
-        let w = fs.param(date_text(warn));
-        let due_window = match previous {
-            Some(p) => format!("(f.due <= {d} AND f.due > {})", fs.param(date_text(p))),
-            None => format!("f.due <= {d}"),
-        };
-        fs.text.push_str(&format!(
-            " WHERE f.meeting_id <> {ex} AND ((f.completed_on IS NULL AND m.date <= {d} \
-             AND f.due <= {w}) OR {due_window}) ORDER BY f.meeting_id, f.position"
-        ));
-
         let mut tx = self.begin_read().await?;
         let commitments: Vec<ScheduleRow> = tx.fetch(&cs).await?;
-        let follow_ups: Vec<FollowUpCandidateRow> = tx.fetch(&fs).await?;
+        let follow_ups = follow_up_candidates(&mut *tx, date, previous, excluding).await?;
         tx.commit().await?;
-
         let mut out = Vec::with_capacity(commitments.len() + follow_ups.len());
         for row in commitments {
             let (id, schedule) = row.into_schedule()?;
             out.push((AgendaSubject::Commitment(id), schedule));
         }
-        for row in follow_ups {
-            let meeting = parse_id("meeting", &row.follow_up.meeting_id)?;
-            let opened = parse_date("meeting", &row.follow_up.meeting_id, &row.meeting_date)?;
-            let f = row.follow_up.into_follow_up()?;
-            out.push((
-                AgendaSubject::FollowUp {
-                    meeting,
-                    follow_up: f.id,
-                },
-                f.schedule(opened),
-            ));
-        }
+        out.extend(follow_ups);
         Ok(out)
     }
+
+    async fn agenda_head(
+        &self,
+        date: Date,
+        previous: Option<Date>,
+        excluding: Uuid,
+        first: usize,
+    ) -> Result<(Vec<(AgendaSubject, StatusSchedule)>, u64)> {
+        // One query per reason, each in the rule's order; the conditions are `status_on(date)`
+        // written out (see `status_condition`). At risk: not done, not past due, started, and
+        // past the at-risk day. Due (and neither of those): due in (previous, date] and done, or
+        // due on the day itself and not at risk.
+        let mut q = Sql::new("");
+        let d = q.param(date_text(date));
+        let window = match previous {
+            Some(p) => format!("due_date <= {d} AND due_date > {}", q.param(date_text(p))),
+            None => format!("due_date <= {d}"),
+        };
+        let at_risk = format!("sched_not_started_until <= {d} AND sched_at_risk_from <= {d}");
+        let reasons = [
+            format!("sched_done = FALSE AND due_date < {d}"),
+            format!("sched_done = FALSE AND due_date >= {d} AND {at_risk}"),
+            format!("{window} AND (sched_done = TRUE OR (due_date = {d} AND NOT ({at_risk})))"),
+        ];
+        let limit = i64::try_from(first).unwrap_or(i64::MAX);
+        let mut tx = self.begin_read().await?;
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        let counted = sql_status::counts(&mut *tx, None, date).await?;
+        for (i, cond) in reasons.iter().enumerate() {
+            // Overdue and at-risk totals are in the status counts; the due ones are counted.
+            let n = match i {
+                0 | 1 => {
+                    let status = if i == 0 { "overdue" } else { "at-risk" };
+                    counted
+                        .iter()
+                        .filter(|c| c.1 == status)
+                        .map(|c| u64::try_from(c.2).unwrap_or(0))
+                        .sum()
+                }
+                _ => {
+                    let mut c = q.clone();
+                    c.text = format!("SELECT COUNT(*) FROM commitments WHERE {cond}");
+                    u64::try_from(count(&mut *tx, &c).await?).unwrap_or(0)
+                }
+            };
+            total += n;
+            if n == 0 || first == 0 {
+                continue;
+            }
+            let mut s = q.clone();
+            let l = s.param(limit.min(i64::try_from(n).unwrap_or(i64::MAX)));
+            s.text = format!(
+                "SELECT id, due_date, sched_done, sched_not_started_until, sched_at_risk_from \
+                 FROM commitments WHERE {cond} ORDER BY due_date, id LIMIT {l}"
+            );
+            let rows: Vec<ScheduleRow> = tx.fetch(&s).await?;
+            for row in rows {
+                let (id, schedule) = row.into_schedule()?;
+                out.push((AgendaSubject::Commitment(id), schedule));
+            }
+        }
+        out.extend(follow_up_candidates(&mut *tx, date, previous, excluding).await?);
+        tx.commit().await?;
+        Ok((out, total))
+    }
+}
+
+/// Follow-ups of meetings other than `excluding` that a meeting on `date` may list: open and set
+/// by then, and overdue or within the warning days of due (a superset of at risk); or due in
+/// (`previous`, `date`].
+async fn follow_up_candidates<C: Conn + ?Sized>(
+    c: &mut C,
+    date: Date,
+    previous: Option<Date>,
+    excluding: Uuid,
+) -> Result<Vec<(AgendaSubject, StatusSchedule)>> {
+    let warn = date
+        .checked_add(Duration::days(puente_domain::meeting::FOLLOW_UP_WARN_DAYS))
+        .unwrap_or(Date::MAX);
+    let mut fs = Sql::new(format!(
+        "SELECT {}, m.date AS meeting_date FROM follow_ups f \
+         JOIN meetings m ON m.id = f.meeting_id",
+        FollowUpRow::COLS
+            .iter()
+            .map(|c| format!("f.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let ex = fs.param(id_text(excluding));
+    let d = fs.param(date_text(date));
+    let w = fs.param(date_text(warn));
+    let due_window = match previous {
+        Some(p) => format!("(f.due <= {d} AND f.due > {})", fs.param(date_text(p))),
+        None => format!("f.due <= {d}"),
+    };
+    fs.text.push_str(&format!(
+        " WHERE f.meeting_id <> {ex} AND ((f.completed_on IS NULL AND m.date <= {d} \
+         AND f.due <= {w}) OR {due_window}) ORDER BY f.meeting_id, f.position"
+    ));
+    let rows: Vec<FollowUpCandidateRow> = c.fetch(&fs).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let meeting = parse_id("meeting", &row.follow_up.meeting_id)?;
+        let opened = parse_date("meeting", &row.follow_up.meeting_id, &row.meeting_date)?;
+        let f = row.follow_up.into_follow_up()?;
+        out.push((
+            AgendaSubject::FollowUp {
+                meeting,
+                follow_up: f.id,
+            },
+            f.schedule(opened),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

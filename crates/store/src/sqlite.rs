@@ -93,14 +93,23 @@ impl SqliteStore {
         let alive = Arc::new(());
         tokio::spawn(checkpoint_wal(checkpoint.clone(), Arc::downgrade(&alive)));
         tracing::debug!(path = %path.display(), "opened SQLite store");
-        Ok(Self {
+        let store = Self {
             write,
             read,
             single,
             checkpoint,
             credentials: Arc::default(),
             _alive: alive,
-        })
+        };
+        crate::sql::ensure_status_counts(&store).await?;
+        Ok(store)
+    }
+
+    /// Builds the commitment status counts from the stored commitments if they have no base
+    /// day, as opening does: for tests of a database made before the counts.
+    #[doc(hidden)]
+    pub async fn ensure_status_counts(&self) -> Result<()> {
+        crate::sql::ensure_status_counts(self).await
     }
 
     /// Closes the pools, waiting for connections in use to be returned.

@@ -62,6 +62,14 @@ impl Harness {
             Raw::Pg(s) => s.raw_execute(sql).await.unwrap(),
         }
     }
+
+    /// What opening the store does about the status counts.
+    async fn ensure_status_counts(&self) {
+        match &self.raw {
+            Raw::Sqlite(s) => s.ensure_status_counts().await.unwrap(),
+            Raw::Pg(s) => s.ensure_status_counts().await.unwrap(),
+        }
+    }
 }
 
 type H = Arc<Harness>;
@@ -180,6 +188,8 @@ conformance!(
     status_filter_agrees_with_status_on,
     meetings_round_trip,
     agenda_candidates_build_the_expected_agenda,
+    agenda_head_is_the_head_of_the_agenda,
+    status_counts_follow_every_write,
     audit_records_every_write_and_detects_tampering,
     concurrent_writers_keep_one_chain,
     import_matches_creating_one_by_one,
@@ -1892,6 +1902,298 @@ async fn agenda_candidates_build_the_expected_agenda(h: H) {
     );
     assert_eq!(first, build_agenda(d2, None, everything));
     assert!(first.iter().any(|i| i.subject == cm("done-before-window")));
+}
+
+async fn agenda_head_is_the_head_of_the_agenda(h: H) {
+    let s = h.s();
+    let jan = date!(2025 - 01 - 01);
+    for k in 0..40i64 {
+        let start = days(jan, (k * 23) % 300);
+        let due = days(start, 30 + (k * 47) % 300);
+        let m = meta(PartyCode::MX);
+        s.create_commitment(&ctx(), &m, &simple_commitment(start, due))
+            .await
+            .unwrap();
+        for a in 0..(k % 3) {
+            let completes = k % 5 == 0 && a == 0;
+            s.create_action(
+                &ctx(),
+                &meta(PartyCode::MX),
+                &action(m.id, start, completes),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let follow_ups = vec![
+        follow_up("a", PartyCode::MX, date!(2025 - 07 - 01), None),
+        follow_up("b", PartyCode::US, date!(2025 - 09 - 10), None),
+        follow_up(
+            "c",
+            PartyCode::US,
+            date!(2025 - 08 - 01),
+            Some(date!(2025 - 07 - 20)),
+        ),
+    ];
+    let held = meta(PartyCode::MX);
+    let b = MeetingDraft::new(jan, "Monterrey", vec![], vec![], follow_ups).unwrap();
+    s.create_meeting(&ctx(), &held, &b).await.unwrap();
+    let this = Uuid::now_v7();
+
+    let mut reasons = BTreeSet::new();
+    for date in [
+        date!(2025 - 06 - 01),
+        date!(2025 - 09 - 15),
+        date!(2026 - 01 - 10),
+    ] {
+        for previous in [None, Some(days(date, -90))] {
+            let all = build_agenda(
+                date,
+                previous,
+                s.agenda_candidates(date, previous, this).await.unwrap(),
+            );
+            reasons.extend(all.iter().map(|i| i.reason));
+            let commitments = all
+                .iter()
+                .filter(|i| matches!(i.subject, AgendaSubject::Commitment(_)))
+                .count() as u64;
+            for first in [0, 1, 2, 3, 7, 100] {
+                let (head, n) = s.agenda_head(date, previous, this, first).await.unwrap();
+                let got = build_agenda(date, previous, head);
+                assert_eq!(
+                    got.into_iter().take(first).collect::<Vec<_>>(),
+                    all.iter().take(first).cloned().collect::<Vec<_>>(),
+                    "first {first} on {date} since {previous:?}"
+                );
+                assert_eq!(n, commitments, "on {date} since {previous:?}");
+            }
+        }
+    }
+    assert_eq!(
+        reasons.len(),
+        3,
+        "the dates must give every reason: {reasons:?}"
+    );
+
+    // Many commitments at once are what one at a time gives; unknown ids are left out.
+    let mut all = all_pages!(
+        1000,
+        |page| s.list_commitments(&Default::default(), page),
+        |c: &Commitment| c.meta.id
+    );
+    let mut ids: Vec<Uuid> = all.iter().map(|c| c.meta.id).collect();
+    ids.push(Uuid::now_v7());
+    let mut got = s.get_commitments(&ids).await.unwrap();
+    got.sort_by_key(|c| c.meta.id);
+    all.sort_by_key(|c| c.meta.id);
+    assert_eq!(got, all);
+}
+
+/// Every commitment's status on `day` from its record, counted per area (of `agency` only, when
+/// given): what `count_commitments` must answer.
+async fn counted_from_records(
+    s: &dyn Store,
+    agency: Option<&str>,
+    day: Date,
+) -> BTreeMap<(String, Status), u64> {
+    let all = all_pages!(
+        1000,
+        |page| s.list_commitments(&Default::default(), page),
+        |c: &Commitment| c.meta.id
+    );
+    let mut out = BTreeMap::new();
+    for c in all
+        .iter()
+        .filter(|c| agency.is_none_or(|a| c.body.agency == a))
+    {
+        *out.entry((c.body.area.to_string(), c.schedule.status_on(day)))
+            .or_default() += 1;
+    }
+    out
+}
+
+async fn assert_counts_agree(s: &dyn Store, after: &str) {
+    let mut day = date!(2024 - 10 - 01);
+    while day <= date!(2028 - 01 - 01) {
+        for agency in [None, Some("SEMAR"), Some("CBP"), Some("FGR")] {
+            let got: BTreeMap<(String, Status), u64> = s
+                .count_commitments(agency, day)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(a, st, n)| ((a.to_string(), st), n))
+                .collect();
+            assert_eq!(
+                got,
+                counted_from_records(s, agency, day).await,
+                "{after}: on {day} for {agency:?}"
+            );
+        }
+        day = days(day, 29);
+    }
+}
+
+/// `count_actions` against the actions listed, and the newest-first page against them sorted.
+async fn assert_action_counts_agree(s: &dyn Store, after: &str) {
+    let all = all_pages!(
+        1000,
+        |page| s.list_actions(&Default::default(), page),
+        |a: &Action| a.meta.id
+    );
+    for (from, to) in [
+        (date!(2024 - 10 - 01), date!(2025 - 03 - 31)),
+        (date!(2025 - 01 - 01), date!(2025 - 12 - 31)),
+        (date!(2025 - 06 - 15), date!(2025 - 06 - 15)),
+        (date!(2020 - 01 - 01), date!(2030 - 12 - 31)),
+    ] {
+        for agency in [None, Some("Fiscalía General"), Some("SEDENA"), Some("CBP")] {
+            let mut want: Vec<&Action> = all
+                .iter()
+                .filter(|a| a.body.date >= from && a.body.date <= to)
+                .filter(|a| agency.is_none_or(|x| a.body.agency == x))
+                .collect();
+            assert_eq!(
+                s.count_actions(agency, from, to).await.unwrap(),
+                want.len() as u64,
+                "{after}: actions in {from}..={to} of {agency:?}"
+            );
+            want.sort_by_key(|a| std::cmp::Reverse((a.body.date, a.meta.id)));
+            let f = ActionFilter {
+                agency: agency.map(str::to_owned),
+                date_from: Some(from),
+                date_to: Some(to),
+                latest_first: true,
+                ..Default::default()
+            };
+            let latest = s
+                .list_actions(
+                    &f,
+                    Page {
+                        after: None,
+                        limit: 3,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(latest.next, None);
+            let ids: Vec<Uuid> = latest.items.iter().map(|a| a.meta.id).collect();
+            let want: Vec<Uuid> = want.iter().take(3).map(|a| a.meta.id).collect();
+            assert_eq!(ids, want, "{after}: latest in {from}..={to} of {agency:?}");
+        }
+    }
+}
+
+async fn status_counts_follow_every_write(h: H) {
+    let s = h.s();
+    // Each write moves the base day of the counts to its own day: writes on many days, some
+    // earlier than the base day already is.
+    let on = |d: Date| WriteCtx {
+        now: d.with_hms(12, 0, 0).unwrap().assume_utc(),
+        ..ctx()
+    };
+    let jan = date!(2025 - 01 - 01);
+    let i1 = s
+        .create_indicator(&on(jan), &meta(PartyCode::US), &indicator("C1", 0.0, 10.0))
+        .await
+        .unwrap();
+    let i2 = s
+        .create_indicator(&on(jan), &meta(PartyCode::US), &indicator("C2", 0.0, 10.0))
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for k in 0..24i64 {
+        let start = days(jan, (k * 41) % 300);
+        let due = days(start, 20 + (k * 67) % 400);
+        let area_code = ["fuel-theft", "border-security"][(k % 2) as usize];
+        let agency = ["SEMAR", "CBP", "FGR"][(k % 3) as usize];
+        let served = if k % 4 == 0 { vec![i1.meta.id] } else { vec![] };
+        let m = meta(PartyCode::MX);
+        let body = commitment(
+            area_code,
+            Owners::One(PartyCode::MX),
+            agency,
+            start,
+            due,
+            served,
+        );
+        s.create_commitment(&on(days(jan, k * 17)), &m, &body)
+            .await
+            .unwrap();
+        made.push((m.id, start));
+    }
+    assert_counts_agree(s, "creating").await;
+
+    for (k, (id, start)) in made.iter().enumerate().step_by(3) {
+        s.create_action(
+            &on(days(*start, 5)),
+            &meta(PartyCode::MX),
+            &action(*id, *start, k % 2 == 0),
+        )
+        .await
+        .unwrap();
+    }
+    assert_counts_agree(s, "actions").await;
+    assert_action_counts_agree(s, "actions").await;
+
+    // An action moved to another day and agency moves its count.
+    let first = all_pages!(
+        1000,
+        |page| s.list_actions(&Default::default(), page),
+        |a: &Action| a.meta.id
+    )
+    .remove(0);
+    let mut moved_body = first.body.clone();
+    moved_body.date = date!(2025 - 06 - 15);
+    moved_body.agency = "SEDENA".into();
+    s.update_action(&ctx(), first.meta.id, first.meta.version, &moved_body)
+        .await
+        .unwrap();
+    assert_action_counts_agree(s, "an action moved").await;
+
+    // Progress on the indicator moves every commitment serving it.
+    s.create_measurement(
+        &on(date!(2026 - 02 - 01)),
+        &meta(PartyCode::MX),
+        &measurement(i1.meta.id, "2025", PartyCode::MX, 9.5),
+    )
+    .await
+    .unwrap();
+    assert_counts_agree(s, "a measurement").await;
+
+    // Another agency, area and due date, written on a day before the base day.
+    let (moved, _) = made[1];
+    let before = s.get_commitment(moved).await.unwrap().unwrap();
+    s.update_commitment(
+        &on(date!(2025 - 06 - 01)),
+        moved,
+        before.meta.version,
+        &commitment(
+            "fentanyl",
+            Owners::One(PartyCode::MX),
+            "FGR",
+            date!(2025 - 02 - 01),
+            date!(2027 - 03 - 01),
+            vec![i2.meta.id],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_counts_agree(s, "an update").await;
+
+    let (cs, acts) = import_batch(12, &[i1.meta.id, i2.meta.id], made[0].0);
+    s.import(&on(date!(2027 - 05 - 01)), &cs, &acts)
+        .await
+        .unwrap();
+    assert_counts_agree(s, "an import").await;
+    assert_action_counts_agree(s, "an import").await;
+
+    // A database from before the counts gets them built from its records when opened.
+    h.raw("DELETE FROM status_counts_state").await;
+    h.raw("UPDATE status_counts SET n = n + 5").await;
+    h.raw("UPDATE action_days SET n = n + 5").await;
+    h.ensure_status_counts().await;
+    assert_counts_agree(s, "building afresh").await;
+    assert_action_counts_agree(s, "building afresh").await;
 }
 
 async fn audit_records_every_write_and_detects_tampering(h: H) {

@@ -7,6 +7,7 @@
 //! transaction. Wire types (serde, OpenAPI schemas) live here; the domain has none.
 
 pub mod api;
+mod audit_batch;
 pub mod auth;
 pub mod i18n;
 pub mod input;

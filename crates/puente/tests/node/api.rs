@@ -448,6 +448,21 @@ async fn validation_rules(backend: Backend) {
         .collect();
     names.sort();
     assert_eq!(names, ["/colour", "/limit", "/status"]);
+    // Newest first is one page: an unknown order and a cursor with it are named.
+    for (query, bad) in [
+        ("order=newest", "/order"),
+        ("order=latest&cursor=AAAAAAAAAAAAAAAAAAAAAA", "/cursor"),
+    ] {
+        let (s, p) = api.get(&format!("/api/v1/actions?{query}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {p}");
+        assert_eq!(p["errors"][0]["pointer"], bad, "{query}: {p}");
+    }
+    let (s, p) = api.get("/api/v1/actions?order=latest&limit=5").await;
+    assert_eq!(
+        (s, &p["next_cursor"]),
+        (StatusCode::OK, &json!(null)),
+        "{p}"
+    );
 
     // Nothing half-written stayed behind.
     let (_, list) = api.get("/api/v1/commitments").await;

@@ -387,3 +387,46 @@ async fn the_progress_report_renders_the_same_in_both_languages() {
     let (_, es) = get(&node, &client, "/report?period=2025-Q3&lang=es").await;
     insta::assert_snapshot!("progress_report_es", main_of(&es));
 }
+
+/// The audit trail as the administrator reads it through the API.
+async fn audit_trail(node: &TestNode, token: &str) -> Vec<serde_json::Value> {
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/audit?limit=1000", node.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_page_view_writes_what_it_read_to_the_audit_trail_before_it_is_sent() {
+    let node = TestNode::spawn(Backend::Sqlite).await;
+    let password = node.add_user("liaison", "liaison-officer").await;
+    let admin = node.token("admin").await;
+    let client = browser_client("en");
+    sign_in(&node, &client, "liaison", &password).await;
+    let before = audit_trail(&node, &admin).await.len();
+    let (s, _) = get(&node, &client, "/home").await;
+    assert_eq!(s, StatusCode::OK);
+    // Written together with one commit, in the order the page read them, and before the answer.
+    let after = audit_trail(&node, &admin).await;
+    let actions: Vec<&str> = after[before..]
+        .iter()
+        .filter(|e| e["actor"] == "liaison")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "referral.list",
+            "referral.list",
+            "request.list",
+            "request.list"
+        ],
+        "{after:?}"
+    );
+    assert_eq!(node.audit_verify().await.0, 0);
+}

@@ -420,4 +420,5 @@ ui-report-indicators = Indicators against targets
 ui-report-exchange = Referrals and requests by direction, with outcomes
 ui-audit-target = Record
 ui-first-of = The first { $shown } of { $count }.
+ui-latest-of = The latest { $shown } of { $count }, newest first.
 ui-next-page = Next page

@@ -420,4 +420,5 @@ ui-report-indicators = Indicadores frente a metas
 ui-report-exchange = Remisiones y solicitudes por sentido, con resultados
 ui-audit-target = Registro
 ui-first-of = Los primeros { $shown } de { $count }.
+ui-latest-of = Las { $shown } más recientes de { $count }, de la más nueva a la más antigua.
 ui-next-page = Página siguiente

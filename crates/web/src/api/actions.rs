@@ -75,6 +75,7 @@ fn parse(v: &Value, update: bool) -> Result<(ActionDraft, i64), ApiError> {
         ("agency" = Option<String>, Query),
         ("date_from" = Option<String>, Query, description = "On or after (YYYY-MM-DD)"),
         ("date_to" = Option<String>, Query, description = "On or before (YYYY-MM-DD)"),
+        ("order" = Option<String>, Query, description = "`latest`: newest first (by date, then id), one page only (no next cursor; `cursor` is refused)"),
         ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query),
     ),
     responses((status = 200, body = ActionPage), (status = 400, body = crate::problem::Problem),
@@ -97,8 +98,15 @@ pub async fn list(
         agency: q.get("agency").map(str::to_owned),
         date_from: query_param(&mut q, &mut e, "date_from", "date", parse_day),
         date_to: query_param(&mut q, &mut e, "date_to", "date", parse_day),
+        latest_first: query_param(&mut q, &mut e, "order", "latest", |o| {
+            (o == "latest").then_some(true)
+        })
+        .unwrap_or(false),
     };
     let page = page(&mut q, &mut e);
+    if filter.latest_first && page.after.is_some() {
+        e.push("/cursor", FieldErrorCode::Contradictory);
+    }
     q.finish(&mut e);
     e.finish().map_err(ApiError::BadQuery)?;
     if who.user.role == Role::AgencyUser {
@@ -123,6 +131,24 @@ pub async fn list(
         items,
         next_cursor: cursor(paged.next),
     }))
+}
+
+/// How many actions are dated in `[from, to]` within what the user may list (an agency user's
+/// own agency): counted per day by the store, not by reading the actions.
+pub(crate) async fn count_in(
+    state: &AppState,
+    who: &Authed,
+    from: time::Date,
+    to: time::Date,
+) -> Result<u64, ApiError> {
+    may(state, who, Act::List, KIND).await?;
+    let agency =
+        (who.user.role == Role::AgencyUser).then(|| who.user.agency.clone().unwrap_or_default());
+    Ok(state
+        .inner
+        .store
+        .count_actions(agency.as_deref(), from, to)
+        .await?)
 }
 
 /// `GET /api/v1/actions/{id}`

@@ -255,18 +255,18 @@ pub(crate) async fn audit_read(
     target: Option<String>,
     detail: Value,
 ) -> Result<(), ApiError> {
-    state
-        .inner
-        .store
-        .append_audit(&NewAuditEntry {
-            at: now(),
-            actor: who.user.name.clone(),
-            ip: who.ip.clone(),
-            action: action.to_owned(),
-            target,
-            detail: detail.to_string(),
-        })
-        .await?;
+    let entry = NewAuditEntry {
+        at: now(),
+        actor: who.user.name.clone(),
+        ip: who.ip.clone(),
+        action: action.to_owned(),
+        target,
+        detail: detail.to_string(),
+    };
+    // Within a page view the entry is written with the page's others, before the page is sent.
+    if !crate::audit_batch::defer(&entry) {
+        state.inner.store.append_audit(&entry).await?;
+    }
     Ok(())
 }
 

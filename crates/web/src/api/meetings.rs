@@ -235,14 +235,47 @@ pub(crate) async fn agenda_of(
     let store = &state.inner.store;
     let date = m.body.date;
     let since = store.previous_meeting_date(date, m.meta.id).await?;
-    let candidates = store.agenda_candidates(date, since, m.meta.id).await?;
-    let items = build_agenda(date, since, candidates);
-    let total = items.len();
-    let mut out = Vec::with_capacity(items.len().min(limit));
-    for item in items.into_iter().take(limit) {
+    let (items, total) = if limit == usize::MAX {
+        let items = build_agenda(
+            date,
+            since,
+            store.agenda_candidates(date, since, m.meta.id).await?,
+        );
+        let total = items.len();
+        (items, total)
+    } else {
+        // Only the head: the rule runs over the first `limit` commitments of each reason (and
+        // every follow-up), which hold the agenda's first `limit` items.
+        let (head, commitments) = store.agenda_head(date, since, m.meta.id, limit).await?;
+        let items = build_agenda(date, since, head);
+        let follow_ups = items
+            .iter()
+            .filter(|i| matches!(i.subject, AgendaSubject::FollowUp { .. }))
+            .count();
+        let total = usize::try_from(commitments)
+            .unwrap_or(usize::MAX)
+            .saturating_add(follow_ups);
+        (items, total)
+    };
+    let items: Vec<_> = items.into_iter().take(limit).collect();
+    let shown: Vec<Uuid> = items
+        .iter()
+        .filter_map(|i| match i.subject {
+            AgendaSubject::Commitment(id) => Some(id),
+            AgendaSubject::FollowUp { .. } => None,
+        })
+        .collect();
+    let mut commitments: std::collections::HashMap<Uuid, _> = store
+        .get_commitments(&shown)
+        .await?
+        .into_iter()
+        .map(|c| (c.meta.id, c))
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
         let (kind, id, meeting, title, owners) = match item.subject {
             AgendaSubject::Commitment(cid) => {
-                let Some(c) = store.get_commitment(cid).await? else {
+                let Some(c) = commitments.remove(&cid) else {
                     continue;
                 };
                 let owners = c.body.owners.parties();

@@ -121,7 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::serve))
         .nest("/api/v1", api)
-        .merge(crate::pages::routes())
+        .merge(crate::pages::routes(state.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound { kind: "route" } })
         .layer(axum::extract::DefaultBodyLimit::max(limit))

@@ -56,8 +56,9 @@ pub const LOGIN_CSRF_COOKIE: &str = "puente_login_csrf";
 /// blocked too, so pages use classes (SVG presentation attributes are not styles).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
-/// The routes of the pages and their assets.
-pub fn routes() -> Router<AppState> {
+/// The routes of the pages and their assets. A page view's audit entries are written together
+/// (`audit_batch`).
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
@@ -89,6 +90,10 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(oversight::audit))
         .route("/exchange-log", get(oversight::exchange_log))
         .route("/assets/{name}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::audit_batch::group,
+        ))
         .layer(axum::middleware::from_fn(page_headers))
 }
 

@@ -36,6 +36,9 @@ fn bounds(year: i32, q: u8) -> Option<(Date, Date)> {
     Some((start, end))
 }
 
+/// How many of a period's actions the report lists (the latest).
+const REPORT_ACTIONS: u32 = 200;
+
 /// `GET /report?period=2026-Q4`
 pub async fn show(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
     let mut q = crate::input::Query::parse(raw.as_deref());
@@ -64,17 +67,22 @@ async fn body(ctx: &Ctx, year: i32, qn: u8, from: Date, to: Date) -> Result<Mark
     let lang = ctx.lang;
     let counts = super::home::counts(ctx).await?;
     let statuses = ["overdue", "at-risk", "on-track", "not-started", "done"];
-    let actions = if ctx.can(Act::List, ResourceKind::ActionRecord) {
-        api::actions::list(
+    // The period's count, and its latest actions (a period can hold many thousands).
+    let (n_actions, actions) = if ctx.can(Act::List, ResourceKind::ActionRecord) {
+        let n = api::actions::count_in(&ctx.state, &ctx.who, from, to).await?;
+        let latest = api::actions::list(
             State(ctx.state.clone()),
             ctx.who.clone(),
-            RawQuery(Some(format!("date_from={from}&date_to={to}&limit=200"))),
+            RawQuery(Some(format!(
+                "date_from={from}&date_to={to}&order=latest&limit={REPORT_ACTIONS}"
+            ))),
         )
         .await?
         .0
-        .items
+        .items;
+        (n, latest)
     } else {
-        vec![]
+        (0, vec![])
     };
     let indicators = api::indicators::list(
         State(ctx.state.clone()),
@@ -129,7 +137,10 @@ async fn body(ctx: &Ctx, year: i32, qn: u8, from: Date, to: Date) -> Result<Mark
         }
         section {
             h2 { (ctx.t("ui-report-actions")) }
-            p { (ctx.ta("ui-count-actions", &[("count", actions.len().into())])) }
+            p { (ctx.ta("ui-count-actions", &[("count", n_actions.into())])) }
+            @if n_actions > actions.len() as u64 {
+                p { (ctx.ta("ui-latest-of", &[("shown", actions.len().into()), ("count", f.count(n_actions).into())])) }
+            }
             @if !actions.is_empty() {
                 (actions_table(ctx, &actions, false))
             }
