@@ -1839,14 +1839,14 @@ impl<B: Backend> Store for B {
         .await
         .map_err(duplicate("commitment", "/id", "/id"))?;
         insert_served(&mut *tx, &id, &body.indicators).await?;
-        let share = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id)).await?;
-        sql_status::shift(
-            &mut *tx,
-            ctx.now.date(),
-            &[],
-            &share.values().collect::<Vec<_>>(),
-        )
-        .await?;
+        // Counted as stored: the body's own column texts and the schedule just inserted.
+        let stored = CommitmentBody::new(body);
+        let share = sql_status::Share {
+            agency: stored.agency,
+            area: stored.area,
+            schedule,
+        };
+        sql_status::shift(&mut *tx, ctx.now.date(), &[], &[&share]).await?;
         audit_write(
             &mut *tx,
             ctx,
