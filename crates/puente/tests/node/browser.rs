@@ -374,9 +374,92 @@ async fn a_referral_is_clicked_through_from_us_to_mx_and_back() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The outcome's results are shown, not only its name.
+    let page = b.text().await;
+    assert!(page.contains("12 rifles · rifles seized"), "{page}");
     b.check("referral-outcome-back-en").await;
     b.goto(&format!("{}/reciprocity", us.url)).await;
     b.check("reciprocity-en").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_request_for_information_is_asked_by_mx_and_answered_by_us() {
+    let (us, mx) = TestNode::pair(Backend::Sqlite).await;
+    let us_liaison = us.add_user("liaison", "liaison-officer").await;
+    let mx_liaison = mx.add_user("enlace", "liaison-officer").await;
+    let b = Browser::start().await;
+
+    // MX asks, in Spanish: a firearm trace by serial number.
+    b.sign_in(&mx, "enlace", &mx_liaison).await;
+    b.click("nav.lang a[lang='es']").await;
+    b.click("nav.main a[href='/requests']").await;
+    b.click("a[href='/requests/new']").await;
+    assert!(b.text().await.contains("Solicitar información"));
+    b.choose("kind", "firearm-trace").await;
+    b.fill("question", "¿A quién se vendió este fusil?").await;
+    b.choose("entity_0_type", "firearm").await;
+    b.fill("entity_0_0", "SN-0042-FICT").await;
+    b.fill("purpose", "Rastreo de un arma asegurada").await;
+    b.fill("legal_basis", "Acuerdo bilateral, art. 4").await;
+    b.fill("retention_days", "365").await;
+    b.check("compose-request-es").await;
+    b.click("form.compose button[type='submit']").await;
+    let url = b.c.current_url().await.unwrap();
+    assert!(
+        url.path().starts_with("/requests/0"),
+        "{url}: {}",
+        b.text().await
+    );
+    let id = url.path().trim_start_matches("/requests/").to_owned();
+    b.click("nav.lang a[lang='en']").await;
+    b.sign_out().await;
+
+    // US finds it in the inbox, acknowledges it and answers.
+    b.sign_in(&us, "liaison", &us_liaison).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        b.goto(&format!("{}/requests?direction=inbound", us.url))
+            .await;
+        if b.text().await.contains("¿A quién se vendió este fusil?") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never arrived");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    b.click(&format!("a[href='/requests/{id}']")).await;
+    assert!(b.text().await.contains("SN-0042-FICT"));
+    b.click(&format!("form[action='/requests/{id}/acknowledge'] button"))
+        .await;
+    assert!(b.text().await.contains("acknowledged"));
+    b.fill("text", "Sold in Tucson, AZ, on 2024-03-02 (fictional).")
+        .await;
+    b.click(&format!("form[action='/requests/{id}/answer'] button"))
+        .await;
+    let page = b.text().await;
+    assert!(page.contains("answered"), "{page}");
+    b.check("request-answered-en").await;
+    b.sign_out().await;
+
+    // MX reads the answer itself, in the language it was written in.
+    b.sign_in(&mx, "enlace", &mx_liaison).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        b.goto(&format!("{}/requests/{id}", mx.url)).await;
+        let page = b.text().await;
+        if page.contains("Sold in Tucson, AZ") {
+            assert!(page.contains("found"), "{page}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the answer never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let quote = b.css("ol.history blockquote[lang='en']").await;
+    assert!(quote.text().await.unwrap().contains("Sold in Tucson"));
+    b.check("request-answer-back-en").await;
     b.close().await;
 }
 

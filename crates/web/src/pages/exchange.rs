@@ -218,6 +218,49 @@ fn entity_line(v: &Value) -> String {
         .join(" · ")
 }
 
+/// What a step said, for the history: the agency assigned, the closure and its results, the
+/// answer's or the reason's text (in the language it was written in). `step` is the step's
+/// body as signed (`docs/exchange.md`): an outcome and an answer are members of it.
+fn step_details(ctx: &Ctx, step: &Value) -> Markup {
+    let agency = step["agency"].as_str();
+    let b = ["outcome", "answer"]
+        .iter()
+        .map(|k| &step[*k])
+        .find(|v| v.is_object())
+        .unwrap_or(step);
+    let tagged = |v: &Value| {
+        v["text"]
+            .as_str()
+            .map(|t| (t.to_owned(), v["lang"].as_str().unwrap_or("").to_owned()))
+    };
+    let kind = b["kind"].as_str().filter(|k| !k.is_empty());
+    let results: Vec<&Value> = b["results"]
+        .as_array()
+        .map(|r| r.iter().collect())
+        .unwrap_or_default();
+    html! {
+        @if let Some(a) = agency { ": " (a) }
+        @if let Some(k) = kind { " — " (ctx.t(&format!("ui-closure-{k}"))) }
+        @if !results.is_empty() {
+            ul.results { @for r in results {
+                li {
+                    @if let Some(k) = r["kind"].as_str() { (ctx.t(&format!("ui-result-{k}"))) ": " }
+                    (r["value"].as_f64().map_or_else(
+                        || r["value"].to_string(),
+                        |v| ctx.fmt().number(v, if v.fract() == 0.0 { 0 } else { 2 }),
+                    ))
+                    " " (r["unit"].as_str().unwrap_or("")) " · " (r["what"].as_str().unwrap_or(""))
+                }
+            } }
+        }
+        @for key in ["text", "reason"] {
+            @if let Some((text, lang)) = tagged(&b[key]) {
+                blockquote lang=(lang) { (text) }
+            }
+        }
+    }
+}
+
 fn content_view(ctx: &Ctx, c: &Value) -> Markup {
     let h = &c["handling"];
     let tlp = h["tlp"].as_str().unwrap_or("");
@@ -289,7 +332,10 @@ async fn item_page(
         section aria-labelledby="history" {
             h2 #history { (ctx.t("ui-history")) }
             ol.history { @for s in &item.history {
-                li { (f.instant(&s.at)) " · " (s.by) " · " (ctx.t(&format!("ui-step-{}", s.step.replace('.', "-")))) }
+                li {
+                    (f.instant(&s.at)) " · " (s.by) " · " (ctx.t(&format!("ui-step-{}", s.step.replace('.', "-"))))
+                    (step_details(ctx, &s.body))
+                }
             } }
         }
         @if may_step && !closed {
