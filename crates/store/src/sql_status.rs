@@ -79,16 +79,26 @@ pub(crate) async fn shares_of<C: Conn + ?Sized>(
     Ok(out)
 }
 
+/// The base day of the counts, if they have been built.
+async fn base_day<C: Conn + ?Sized>(c: &mut C) -> Result<Option<Date>> {
+    let row =
+        fetch_one::<(String,), C>(c, &Sql::new("SELECT as_of FROM status_counts_state")).await?;
+    row.map(|r| parse_date("status counts", "state", &r.0))
+        .transpose()
+}
+
+/// The base day; the counts are built when a store is opened, so there is always one.
+async fn built_base_day<C: Conn + ?Sized>(c: &mut C) -> Result<Date> {
+    base_day(c).await?.ok_or_else(|| StoreError::Corrupt {
+        kind: "status counts",
+        id: "state".into(),
+        reason: "no base day (the store was not opened through open/connect)".into(),
+    })
+}
+
 /// The base day, first moved forward to `today` if it is earlier.
 async fn advance<C: Conn + ?Sized>(c: &mut C, today: Date) -> Result<Date> {
-    let row = fetch_one::<(String,), C>(c, &Sql::new("SELECT as_of FROM status_counts_state"))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            kind: "status counts",
-            id: "state".into(),
-            reason: "no base day (the store was not opened through open/connect)".into(),
-        })?;
-    let as_of = parse_date("status counts", "state", &row.0)?;
+    let as_of = built_base_day(c).await?;
     if as_of >= today {
         return Ok(as_of);
     }
@@ -244,14 +254,7 @@ pub(crate) async fn counts<C: Conn + ?Sized>(
     agency: Option<&str>,
     day: Date,
 ) -> Result<Vec<(String, String, i64)>> {
-    let row = fetch_one::<(String,), C>(c, &Sql::new("SELECT as_of FROM status_counts_state"))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            kind: "status counts",
-            id: "state".into(),
-            reason: "no base day".into(),
-        })?;
-    let as_of = parse_date("status counts", "state", &row.0)?;
+    let as_of = built_base_day(c).await?;
     let mut q = Sql::new("");
     let agency_cond = match agency {
         Some(a) => format!(" AND agency = {}", q.param(a)),
@@ -278,10 +281,7 @@ pub(crate) async fn counts<C: Conn + ?Sized>(
 /// Builds the counts afresh from the commitments as stored, with `today` as the base day, if
 /// there are none yet (a new database, or one made before migration 0006).
 pub(crate) async fn ensure<C: Conn + ?Sized>(c: &mut C, today: Date) -> Result<bool> {
-    let has = fetch_one::<(String,), C>(c, &Sql::new("SELECT as_of FROM status_counts_state"))
-        .await?
-        .is_some();
-    if has {
+    if base_day(c).await?.is_some() {
         return Ok(false);
     }
     c.run(&Sql::new("DELETE FROM status_counts")).await?;
