@@ -114,6 +114,21 @@ mod tests {
     }
 
     #[test]
+    fn no_message_is_defined_twice() {
+        // A second definition silently replaces the first in the bundle.
+        for (tag, source) in [("en", EN), ("es", ES)] {
+            let mut all = ids(source);
+            all.sort();
+            let twice: Vec<&String> = all
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| &w[0])
+                .collect();
+            assert!(twice.is_empty(), "{tag}: defined twice: {twice:?}");
+        }
+    }
+
+    #[test]
     fn negotiation_follows_quality() {
         assert_eq!(negotiate(None), Lang::En);
         assert_eq!(negotiate(Some("es")), Lang::Es);

@@ -381,7 +381,6 @@ ui-audit-intro = Every read and write of exchange data, every change and every s
 ui-when = When
 ui-actor = Who
 ui-audit-action = What
-ui-target = Target
 ui-reciprocity-title = Reciprocity
 ui-reciprocity-intro = What each party sent and received, how fast it was acknowledged, and how it ended.
 ui-flow = Flow

@@ -381,7 +381,6 @@ ui-audit-intro = Cada lectura y escritura de datos de intercambio, cada cambio y
 ui-when = Cuándo
 ui-actor = Quién
 ui-audit-action = Qué
-ui-target = Meta
 ui-reciprocity-title = Reciprocidad
 ui-reciprocity-intro = Lo que cada parte envió y recibió, qué tan rápido se acusó recibo y cómo terminó.
 ui-flow = Flujo
