@@ -154,6 +154,24 @@ impl Browser {
         self.css("main").await;
     }
 
+    /// Opens `url` again and again (for up to 30 s) until its text holds `needle`, which the
+    /// other node sends: the page's text.
+    pub async fn until_shown(&self, url: &str, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            self.goto(url).await;
+            let page = self.text().await;
+            if page.contains(needle) {
+                return page;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{url}: never showed {needle:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Runs axe-core on the page: no serious or critical violation.
     pub async fn axe(&self, what: &str) {
         self.c.execute(AXE, vec![]).await.unwrap();
@@ -313,16 +331,11 @@ async fn a_referral_is_clicked_through_from_us_to_mx_and_back() {
 
     // MX: the liaison officer finds it in the inbox and takes every step.
     b.sign_in(&mx, "enlace", &mx_liaison).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        b.goto(&format!("{}/referrals?direction=inbound", mx.url))
-            .await;
-        if b.text().await.contains("Camioneta con rifles") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never arrived");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    b.until_shown(
+        &format!("{}/referrals?direction=inbound", mx.url),
+        "Camioneta con rifles",
+    )
+    .await;
     b.check("referrals-inbox-en").await;
     b.click(&format!("a[href='/referrals/{id}']")).await;
     assert!(b.text().await.contains("TLP:AMBER"));
@@ -360,22 +373,11 @@ async fn a_referral_is_clicked_through_from_us_to_mx_and_back() {
 
     // US: the outcome came back; the history has every step.
     b.sign_in(&us, "liaison", &us_liaison).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        b.goto(&format!("{}/referrals/{id}", us.url)).await;
-        let page = b.text().await;
-        if page.contains("outcome reported") {
-            assert!(page.contains("acknowledged") && page.contains("assigned to an agency"));
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "outcome never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let page = b
+        .until_shown(&format!("{}/referrals/{id}", us.url), "outcome reported")
+        .await;
+    assert!(page.contains("acknowledged") && page.contains("assigned to an agency"));
     // The outcome's results are shown, not only its name.
-    let page = b.text().await;
     assert!(page.contains("12 rifles · rifles seized"), "{page}");
     b.check("referral-outcome-back-en").await;
     b.goto(&format!("{}/reciprocity", us.url)).await;
@@ -417,16 +419,11 @@ async fn a_request_for_information_is_asked_by_mx_and_answered_by_us() {
 
     // US finds it in the inbox, acknowledges it and answers.
     b.sign_in(&us, "liaison", &us_liaison).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        b.goto(&format!("{}/requests?direction=inbound", us.url))
-            .await;
-        if b.text().await.contains("¿A quién se vendió este fusil?") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never arrived");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    b.until_shown(
+        &format!("{}/requests?direction=inbound", us.url),
+        "¿A quién se vendió este fusil?",
+    )
+    .await;
     b.click(&format!("a[href='/requests/{id}']")).await;
     assert!(b.text().await.contains("SN-0042-FICT"));
     b.click(&format!("form[action='/requests/{id}/acknowledge'] button"))
@@ -443,20 +440,10 @@ async fn a_request_for_information_is_asked_by_mx_and_answered_by_us() {
 
     // MX reads the answer itself, in the language it was written in.
     b.sign_in(&mx, "enlace", &mx_liaison).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        b.goto(&format!("{}/requests/{id}", mx.url)).await;
-        let page = b.text().await;
-        if page.contains("Sold in Tucson, AZ") {
-            assert!(page.contains("found"), "{page}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the answer never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let page = b
+        .until_shown(&format!("{}/requests/{id}", mx.url), "Sold in Tucson, AZ")
+        .await;
+    assert!(page.contains("found"), "{page}");
     let quote = b.css("ol.history blockquote[lang='en']").await;
     assert!(quote.text().await.unwrap().contains("Sold in Tucson"));
     b.check("request-answer-back-en").await;
