@@ -411,6 +411,8 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audits(&self, entries: Vec<NewAuditEntry>) -> Result<()>;
     /// Entries after `after_seq`, oldest first.
     async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The sequence number of the newest entry (0 when the trail is empty).
+    async fn last_audit_seq(&self) -> Result<i64>;
     /// Recomputes the whole chain and names the first entry that does not match.
     async fn verify_audit(&self) -> Result<AuditVerification>;
 

@@ -1775,6 +1775,17 @@ impl<B: Backend> Store for B {
         Ok(())
     }
 
+    async fn last_audit_seq(&self) -> Result<i64> {
+        let mut tx = self.begin_read().await?;
+        let n = count(
+            &mut *tx,
+            &Sql::new("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM audit"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn list_audit(&self, after_seq: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>> {
         let mut tx = self.begin_read().await?;
         let sql = Sql::new(format!(
@@ -2519,9 +2530,22 @@ impl<B: Backend> Store for B {
                         .sum()
                 }
                 _ => {
-                    let mut c = q.clone();
-                    c.text = format!("SELECT COUNT(*) FROM commitments WHERE {cond}");
-                    u64::try_from(count(&mut *tx, &c).await?).unwrap_or(0)
+                    // Done, and due on the day and not at risk: two counts, each of them one
+                    // index range (a count of the `OR` read every row's schedule from the table:
+                    // 15 ms on PostgreSQL over the bench data).
+                    let mut n = 0;
+                    for part in [
+                        format!("{window} AND sched_done = TRUE"),
+                        format!(
+                            "{window} AND sched_done = FALSE AND due_date = {d} \
+                             AND NOT ({at_risk})"
+                        ),
+                    ] {
+                        let mut c = q.clone();
+                        c.text = format!("SELECT COUNT(*) FROM commitments WHERE {part}");
+                        n += u64::try_from(count(&mut *tx, &c).await?).unwrap_or(0);
+                    }
+                    n
                 }
             };
             total += n;

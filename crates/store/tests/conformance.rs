@@ -444,6 +444,7 @@ async fn init_once(h: H) {
     assert_eq!(s.node_info().await.unwrap(), Some(info));
     let audit = s.list_audit(None, 100).await.unwrap();
     assert_eq!(audit.len(), 1);
+    assert_eq!(s.last_audit_seq().await.unwrap(), audit[0].seq);
     assert_eq!(audit[0].entry.action, "node.init");
     assert_eq!(audit[0].entry.target.as_deref(), Some("MX"));
     assert!(matches!(s.backend(), "sqlite" | "postgres"));
@@ -2350,6 +2351,7 @@ async fn audit_records_every_write_and_detects_tampering(h: H) {
 async fn concurrent_writers_keep_one_chain(h: H) {
     const TASKS: usize = 8;
     const EACH: usize = 25;
+    assert_eq!(h.s().last_audit_seq().await.unwrap(), 0, "an empty trail");
     let mut tasks = Vec::new();
     for t in 0..TASKS {
         let h = h.clone();
@@ -2372,6 +2374,7 @@ async fn concurrent_writers_keep_one_chain(h: H) {
     assert_eq!(entries.len(), TASKS * EACH);
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=(TASKS * EACH) as i64).collect::<Vec<i64>>());
+    assert_eq!(s.last_audit_seq().await.unwrap(), (TASKS * EACH) as i64);
     let v = s.verify_audit().await.unwrap();
     assert_eq!((v.n_entries, v.first_bad), ((TASKS * EACH) as u64, None));
     let all = all_pages!(

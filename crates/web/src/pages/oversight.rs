@@ -16,7 +16,14 @@ use crate::problem::ApiError;
 pub async fn audit_table(ctx: &Ctx, after: Option<i64>) -> Result<Markup, ApiError> {
     let after = match after {
         Some(a) => a,
-        None => last_seq(ctx).await?.saturating_sub(100).max(0),
+        None => ctx
+            .state
+            .inner
+            .store
+            .last_audit_seq()
+            .await?
+            .saturating_sub(100)
+            .max(0),
     };
     let q = format!("after={after}&limit=100");
     let page = api::audit::list(State(ctx.state.clone()), ctx.who.clone(), RawQuery(Some(q)))
@@ -41,40 +48,6 @@ pub async fn audit_table(ctx: &Ctx, after: Option<i64>) -> Result<Markup, ApiErr
             } } }
         }
     })
-}
-
-/// The sequence number of the latest audit entry. The trail is read oldest first, so the end
-/// is found by doubling then halving (each step one indexed row), not by reading it all.
-async fn last_seq(ctx: &Ctx) -> Result<i64, ApiError> {
-    let store = &ctx.state.inner.store;
-    let exists = |after: i64| async move {
-        store
-            .list_audit(Some(after), 1)
-            .await
-            .map(|v| v.first().map(|e| e.seq))
-    };
-    let Some(mut lo) = exists(0).await? else {
-        return Ok(0);
-    };
-    let mut step = 1024;
-    let mut hi = loop {
-        match exists(lo + step).await? {
-            Some(s) => {
-                lo = s;
-                step *= 2;
-            }
-            None => break lo + step,
-        }
-    };
-    // `lo` is an entry and none comes after `hi`.
-    while lo < hi {
-        let mid = lo + (hi - lo + 1) / 2;
-        match exists(mid - 1).await? {
-            Some(s) => lo = s,
-            None => hi = mid - 1,
-        }
-    }
-    Ok(lo)
 }
 
 /// `GET /audit`
