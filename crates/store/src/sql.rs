@@ -2553,7 +2553,7 @@ impl<B: Backend> Store for B {
                 continue;
             }
             let mut s = q.clone();
-            let l = s.param(limit.min(i64::try_from(n).unwrap_or(i64::MAX)));
+            let l = s.param(limit);
             s.text = format!(
                 "SELECT id, due_date, sched_done, sched_not_started_until, sched_at_risk_from \
                  FROM commitments WHERE {cond} ORDER BY due_date, id LIMIT {l}"

@@ -134,7 +134,9 @@ pub async fn list(
 }
 
 /// How many actions are dated in `[from, to]` within what the user may list (an agency user's
-/// own agency): counted per day by the store, not by reading the actions.
+/// own agency): counted per day by the store, not by reading the actions. The count follows the
+/// shipped policy, under which what a role may list depends on its agency alone; a node whose
+/// own policy forbids particular records would count some its users cannot open.
 pub(crate) async fn count_in(
     state: &AppState,
     who: &Authed,
