@@ -235,28 +235,17 @@ pub(crate) async fn agenda_of(
     let store = &state.inner.store;
     let date = m.body.date;
     let since = store.previous_meeting_date(date, m.meta.id).await?;
-    let (items, total) = if limit == usize::MAX {
-        let items = build_agenda(
-            date,
-            since,
-            store.agenda_candidates(date, since, m.meta.id).await?,
-        );
-        let total = items.len();
-        (items, total)
-    } else {
-        // Only the head: the rule runs over the first `limit` commitments of each reason (and
-        // every follow-up), which hold the agenda's first `limit` items.
-        let (head, commitments) = store.agenda_head(date, since, m.meta.id, limit).await?;
-        let items = build_agenda(date, since, head);
-        let follow_ups = items
-            .iter()
-            .filter(|i| matches!(i.subject, AgendaSubject::FollowUp { .. }))
-            .count();
-        let total = usize::try_from(commitments)
-            .unwrap_or(usize::MAX)
-            .saturating_add(follow_ups);
-        (items, total)
-    };
+    // The rule runs over the first `limit` commitments of each reason and every follow-up,
+    // which hold the agenda's first `limit` items; the totals come with them.
+    let (head, commitments) = store.agenda_head(date, since, m.meta.id, limit).await?;
+    let items = build_agenda(date, since, head);
+    let follow_ups = items
+        .iter()
+        .filter(|i| matches!(i.subject, AgendaSubject::FollowUp { .. }))
+        .count();
+    let total = usize::try_from(commitments)
+        .unwrap_or(usize::MAX)
+        .saturating_add(follow_ups);
     let items: Vec<_> = items.into_iter().take(limit).collect();
     let shown: Vec<Uuid> = items
         .iter()
