@@ -391,14 +391,6 @@ impl CommitmentRow {
     }
 }
 
-/// What the status schedule of a commitment is computed from, besides actions and indicators.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct ScheduleBasisRow {
-    pub id: String,
-    pub start_date: String,
-    pub due_date: String,
-}
-
 /// A commitment's agenda view: its id and stored schedule.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct ScheduleRow {

@@ -34,8 +34,8 @@ use crate::exchange::{
 use crate::rows::{
     ActionBody, ActionRow, AuditRow, CommitmentBody, CommitmentRow, FollowUpCandidateRow,
     FollowUpRow, IndicatorBody, IndicatorRow, MeasurementBody, MeasurementRow, MeetingBody,
-    MeetingRow, MetaRow, NodeRow, ScheduleBasisRow, ScheduleCols, ScheduleRow, UserRow, date_text,
-    hash_hex, id_text, instant, micros, parse_date, parse_hash, parse_id, truncate,
+    MeetingRow, MetaRow, NodeRow, ScheduleCols, ScheduleRow, UserRow, date_text, hash_hex, id_text,
+    instant, micros, parse_date, parse_hash, parse_id, truncate,
 };
 use crate::sql_exchange;
 use crate::sql_log;
@@ -952,7 +952,6 @@ async fn recompute_many<C: Conn + ?Sized>(
     ids: &[String],
     cache: &mut ProgressCache,
 ) -> Result<()> {
-    const K: &str = "commitment";
     for chunk in ids.chunks(IN_IDS) {
         let mut q = Sql::new("");
         let list = in_list(&mut q, chunk.iter().cloned());
@@ -960,11 +959,7 @@ async fn recompute_many<C: Conn + ?Sized>(
             text,
             args: q.args.clone(),
         };
-        let basis: Vec<ScheduleBasisRow> = c
-            .fetch(&with(format!(
-                "SELECT id, start_date, due_date FROM commitments WHERE id {list}"
-            )))
-            .await?;
+        let basis = sql_status::stored(c, chunk).await?;
         let counts: Vec<(String, i64, i64)> = c
             .fetch(&with(format!(
                 "SELECT commitment_id, COUNT(*), COUNT(CASE WHEN completes THEN 1 END) \
@@ -983,16 +978,9 @@ async fn recompute_many<C: Conn + ?Sized>(
         for (commitment, indicator) in served_rows {
             served.entry(commitment).or_default().push(indicator);
         }
-        let mut shares = sql_status::shares_of(c, chunk).await?;
         let mut moved = Vec::new();
-        for ScheduleBasisRow {
-            id,
-            start_date,
-            due_date,
-        } in basis
-        {
-            let start = parse_date(K, &id, &start_date)?;
-            let due = parse_date(K, &id, &due_date)?;
+        for sql_status::Stored { id, start, share } in basis {
+            let due = share.schedule.due;
             let (n_actions, n_completing) = counts.get(&id).copied().unwrap_or((0, 0));
             let mut progresses = Vec::new();
             for indicator in served.get(&id).map(Vec::as_slice).unwrap_or_default() {
@@ -1018,14 +1006,12 @@ async fn recompute_many<C: Conn + ?Sized>(
                 .bind(id.as_str()),
             )
             .await?;
-            if let Some(old) = shares.remove(&id)
-                && old.schedule != s
-            {
+            if share.schedule != s {
                 let new = sql_status::Share {
                     schedule: s,
-                    ..old.clone()
+                    ..share.clone()
                 };
-                moved.push((old, new));
+                moved.push((share, new));
             }
         }
         let out: Vec<&sql_status::Share> = moved.iter().map(|m| &m.0).collect();
@@ -1173,6 +1159,7 @@ async fn import_in<C: Conn + ?Sized>(
     }
 
     let mut rows = Vec::with_capacity(commitments.len());
+    let mut new_shares = Vec::with_capacity(commitments.len());
     let mut served = Vec::new();
     let mut touched = Vec::with_capacity(commitments.len() + outside.len());
     let mut writes = Vec::with_capacity(commitments.len() + actions.len());
@@ -1187,8 +1174,10 @@ async fn import_in<C: Conn + ?Sized>(
         });
         let meta_row = MetaRow::from_meta(m);
         let mut args = meta_row.args();
-        args.extend(CommitmentBody::new(b).args());
+        let columns = CommitmentBody::new(b);
+        args.extend(columns.args());
         args.extend(ScheduleCols::new(&provisional).args());
+        new_shares.push(sql_status::Share::new(&columns, provisional));
         args.extend([Arg::Int(0), Arg::Bool(false)]);
         rows.push(args);
         for (position, ind) in b.indicators.iter().enumerate() {
@@ -1249,9 +1238,8 @@ async fn import_in<C: Conn + ?Sized>(
 
     // The new commitments are counted with the schedule they were inserted with; recomputing
     // moves each to its real one.
-    let new_shares = sql_status::shares_of(c, &touched).await?;
     let today = ctx.now.date();
-    sql_status::shift(c, today, &[], &new_shares.values().collect::<Vec<_>>()).await?;
+    sql_status::shift(c, today, &[], &new_shares.iter().collect::<Vec<_>>()).await?;
     touched.extend(outside);
     recompute_many(c, today, &touched, &mut ProgressCache::new()).await?;
     audit_writes(c, ctx, writes).await?;
@@ -1830,6 +1818,7 @@ impl<B: Backend> Store for B {
         });
         let meta_row = MetaRow::from_meta(meta);
         let id = meta_row.id.clone();
+        let columns = CommitmentBody::new(body);
         let cols: &[&str] = &["n_actions", "completed"];
         tx.run(
             &Sql::new(insert_sql(
@@ -1842,7 +1831,7 @@ impl<B: Backend> Store for B {
                 ],
             ))
             .bind_all(meta_row.args())
-            .bind_all(CommitmentBody::new(body).args())
+            .bind_all(columns.args())
             .bind_all(ScheduleCols::new(&schedule).args())
             .bind(0i64)
             .bind(false),
@@ -1850,13 +1839,7 @@ impl<B: Backend> Store for B {
         .await
         .map_err(duplicate("commitment", "/id", "/id"))?;
         insert_served(&mut *tx, &id, &body.indicators).await?;
-        // Counted as stored: the body's own column texts and the schedule just inserted.
-        let stored = CommitmentBody::new(body);
-        let share = sql_status::Share {
-            agency: stored.agency,
-            area: stored.area,
-            schedule,
-        };
+        let share = sql_status::Share::new(&columns, schedule);
         sql_status::shift(&mut *tx, ctx.now.date(), &[], &[&share]).await?;
         audit_write(
             &mut *tx,
@@ -1940,11 +1923,12 @@ impl<B: Backend> Store for B {
     ) -> Result<Commitment> {
         let mut tx = self.begin_write().await?;
         let id_s = id_text(id);
-        let before = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id_s)).await?;
+        let before = sql_status::stored(&mut *tx, std::slice::from_ref(&id_s)).await?;
+        let columns = CommitmentBody::new(body);
         let n = tx
             .run(
                 &Sql::new(update_sql("commitments", CommitmentBody::COLS))
-                    .bind_all(CommitmentBody::new(body).args())
+                    .bind_all(columns.args())
                     .bind(micros(ctx.now))
                     .bind(id_text(id))
                     .bind(version),
@@ -1955,13 +1939,24 @@ impl<B: Backend> Store for B {
         }
         check_indicators(&mut *tx, &body.indicators).await?;
         // The body may move the commitment to another agency, area or due date: its share moves
-        // with the schedule it had, and `recompute` below moves that to the new schedule.
-        let after = sql_status::shares_of(&mut *tx, std::slice::from_ref(&id_s)).await?;
+        // with the schedule it had (now ending on the new due date), and `recompute` below moves
+        // that to the new schedule.
+        let before: Vec<sql_status::Share> = before.into_iter().map(|b| b.share).collect();
+        let after: Vec<sql_status::Share> = before
+            .iter()
+            .map(|b| {
+                let schedule = StatusSchedule {
+                    due: body.due,
+                    ..b.schedule
+                };
+                sql_status::Share::new(&columns, schedule)
+            })
+            .collect();
         sql_status::shift(
             &mut *tx,
             ctx.now.date(),
-            &before.values().collect::<Vec<_>>(),
-            &after.values().collect::<Vec<_>>(),
+            &before.iter().collect::<Vec<_>>(),
+            &after.iter().collect::<Vec<_>>(),
         )
         .await?;
         tx.run(

@@ -15,12 +15,12 @@
 //! (see `sql`), so no two writers move the base at once. A write also moves the base forward to
 //! its own day, so reads of today's counts add up few steps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use puente_domain::{Status, StatusSchedule};
 use time::Date;
 
-use crate::rows::{ScheduleCols, date_text, parse_date};
+use crate::rows::{CommitmentBody, ScheduleCols, date_text, parse_date};
 use crate::sql::{Arg, Conn, IN_IDS, Sql, fetch_one, in_list};
 use crate::{Result, StoreError};
 
@@ -32,48 +32,67 @@ pub(crate) struct Share {
     pub schedule: StatusSchedule,
 }
 
+impl Share {
+    /// The share of a commitment stored with `body`'s columns and `schedule`.
+    pub fn new(body: &CommitmentBody, schedule: StatusSchedule) -> Self {
+        Self {
+            agency: body.agency.clone(),
+            area: body.area.clone(),
+            schedule,
+        }
+    }
+}
+
+/// A commitment as stored, as far as its schedule and its share depend on it.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub id: String,
+    pub start: Date,
+    pub share: Share,
+}
+
 #[derive(Debug, sqlx::FromRow)]
-struct ShareRow {
+struct StoredRow {
     id: String,
+    start_date: String,
+    due_date: String,
     agency: String,
     area: String,
-    due_date: String,
     #[sqlx(flatten)]
     schedule: ScheduleCols,
 }
 
-impl ShareRow {
-    fn into_share(self) -> Result<(String, Share)> {
-        let due = parse_date("commitment", &self.id, &self.due_date)?;
+impl StoredRow {
+    fn into_stored(self) -> Result<Stored> {
+        const K: &str = "commitment";
+        let start = parse_date(K, &self.id, &self.start_date)?;
+        let due = parse_date(K, &self.id, &self.due_date)?;
         let schedule = self.schedule.into_schedule(&self.id, due)?;
-        Ok((
-            self.id,
-            Share {
+        Ok(Stored {
+            id: self.id,
+            start,
+            share: Share {
                 agency: self.agency,
                 area: self.area,
                 schedule,
             },
-        ))
+        })
     }
 }
 
-const SHARE_COLS: &str = "id, agency, area, due_date, sched_done, sched_not_started_until, \
-                          sched_at_risk_from";
+const STORED_COLS: &str = "id, start_date, due_date, agency, area, sched_done, \
+                           sched_not_started_until, sched_at_risk_from";
 
-/// The stored shares of the commitments `ids` (unknown ids are left out).
-pub(crate) async fn shares_of<C: Conn + ?Sized>(
-    c: &mut C,
-    ids: &[String],
-) -> Result<HashMap<String, Share>> {
-    let mut out = HashMap::with_capacity(ids.len());
+/// The commitments `ids` as stored (unknown ids are left out), in no particular order.
+pub(crate) async fn stored<C: Conn + ?Sized>(c: &mut C, ids: &[String]) -> Result<Vec<Stored>> {
+    let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_IDS) {
         let mut q = Sql::new("");
         let list = in_list(&mut q, chunk.iter().cloned());
-        q.text = format!("SELECT {SHARE_COLS} FROM commitments WHERE id {list}");
-        let rows: Vec<ShareRow> = c.fetch(&q).await?;
+        q.text = format!("SELECT {STORED_COLS} FROM commitments WHERE id {list}");
+        let rows: Vec<StoredRow> = c.fetch(&q).await?;
         for r in rows {
-            let (id, share) = r.into_share()?;
-            out.insert(id, share);
+            out.push(r.into_stored()?);
         }
     }
     Ok(out)
@@ -300,10 +319,10 @@ pub(crate) async fn ensure<C: Conn + ?Sized>(c: &mut C, today: Date) -> Result<b
     const PAGE: i64 = 5_000;
     let mut after = String::new();
     loop {
-        let rows: Vec<ShareRow> = c
+        let rows: Vec<StoredRow> = c
             .fetch(
                 &Sql::new(format!(
-                    "SELECT {SHARE_COLS} FROM commitments WHERE id > $1 ORDER BY id LIMIT $2"
+                    "SELECT {STORED_COLS} FROM commitments WHERE id > $1 ORDER BY id LIMIT $2"
                 ))
                 .bind(after.as_str())
                 .bind(PAGE),
@@ -313,7 +332,7 @@ pub(crate) async fn ensure<C: Conn + ?Sized>(c: &mut C, today: Date) -> Result<b
         after = last.id.clone();
         let shares = rows
             .into_iter()
-            .map(|r| r.into_share().map(|s| s.1))
+            .map(|r| r.into_stored().map(|s| s.share))
             .collect::<Result<Vec<_>>>()?;
         shift(c, today, &[], &shares.iter().collect::<Vec<_>>()).await?;
     }
