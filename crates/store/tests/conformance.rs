@@ -316,6 +316,19 @@ fn action(commitment: Uuid, date: Date, completes: bool) -> ActionDraft {
     .unwrap()
 }
 
+/// One action on `commitment` on `date` per flag, completing it where the flag is set.
+async fn record_actions(s: &dyn Store, commitment: Uuid, date: Date, completing: &[bool]) {
+    for completes in completing {
+        s.create_action(
+            &ctx(),
+            &meta(PartyCode::MX),
+            &action(commitment, date, *completes),
+        )
+        .await
+        .unwrap();
+    }
+}
+
 fn indicator(code: &str, baseline: f64, target: f64) -> IndicatorDraft {
     IndicatorDraft::new(
         code,
@@ -1546,16 +1559,10 @@ async fn status_filter_agrees_with_status_on(h: H) {
             ids,
         );
         s.create_commitment(&ctx(), &m, &body).await.unwrap();
-        for a in 0..n_actions {
-            let completes = completed && a + 1 == n_actions;
-            s.create_action(
-                &ctx(),
-                &meta(PartyCode::MX),
-                &action(m.id, start, completes),
-            )
-            .await
-            .unwrap();
-        }
+        let completing: Vec<bool> = (0..n_actions)
+            .map(|a| completed && a + 1 == n_actions)
+            .collect();
+        record_actions(s, m.id, start, &completing).await;
         let inputs = StatusInputs {
             start,
             due,
@@ -1813,15 +1820,7 @@ async fn agenda_candidates_build_the_expected_agenda(h: H) {
         s.create_commitment(&ctx(), &m, &simple_commitment(start, due))
             .await
             .unwrap();
-        for completes in actions {
-            s.create_action(
-                &ctx(),
-                &meta(PartyCode::MX),
-                &action(m.id, start, *completes),
-            )
-            .await
-            .unwrap();
-        }
+        record_actions(s, m.id, start, actions).await;
         commitments.insert(name, m.id);
     }
 
@@ -1915,16 +1914,8 @@ async fn agenda_head_is_the_head_of_the_agenda(h: H) {
         s.create_commitment(&ctx(), &m, &simple_commitment(start, due))
             .await
             .unwrap();
-        for a in 0..(k % 3) {
-            let completes = k % 5 == 0 && a == 0;
-            s.create_action(
-                &ctx(),
-                &meta(PartyCode::MX),
-                &action(m.id, start, completes),
-            )
-            .await
-            .unwrap();
-        }
+        let completing: Vec<bool> = (0..(k % 3)).map(|a| k % 5 == 0 && a == 0).collect();
+        record_actions(s, m.id, start, &completing).await;
     }
     let follow_ups = vec![
         follow_up("a", PartyCode::MX, date!(2025 - 07 - 01), None),
