@@ -4578,9 +4578,13 @@ async fn cosigning_extends_the_copy_once_and_disputes_the_rest(h: H) {
     );
 
     // A leaf naming a message of US's that MX does not hold yet waits; once it arrives with
-    // another hash than the leaf named, it is returned to be disputed.
+    // another hash than the leaf named, it is returned to be disputed, and with the same hash,
+    // it is forgotten.
+    let second = fake_envelope(Uuid::now_v7(), 2, "referral", "us2");
+    let third = fake_envelope(Uuid::now_v7(), 3, "referral", "us3");
     let mut further = honest.clone();
     further.push(us_leaf(Out, 2, [9; 32]));
+    further.push(us_leaf(Out, 3, third.hash));
     let next = witness_request(&further[3..], 3, &{
         let mut c = empty.clone();
         for l in &honest {
@@ -4593,18 +4597,29 @@ async fn cosigning_extends_the_copy_once_and_disputes_the_rest(h: H) {
         WitnessOutcome::Cosigned { .. }
     ));
     assert_eq!(s.settle_pending(PartyCode::US).await.unwrap(), vec![]);
-    let second = fake_envelope(Uuid::now_v7(), 2, "referral", "us2");
+    let pending = "UPDATE log_pending SET idx = idx";
+    assert_eq!(h.raw(pending).await, 2);
     receive_batch(
         s,
         PartyCode::US,
-        vec![inbound_item(&second, ItemKind::Referral)],
+        vec![
+            inbound_item(&second, ItemKind::Referral),
+            inbound_item(&third, ItemKind::Referral),
+        ],
     )
     .await
     .unwrap();
-    let mismatched = s.settle_pending(PartyCode::US).await.unwrap();
-    assert_eq!(mismatched.len(), 1);
-    assert_eq!((mismatched[0].0, mismatched[0].1), (3, [9; 32]));
-    assert_eq!(mismatched[0].2.id, second.id);
+    for _ in 0..2 {
+        let mismatched = s.settle_pending(PartyCode::US).await.unwrap();
+        assert_eq!(mismatched.len(), 1);
+        assert_eq!((mismatched[0].0, mismatched[0].1), (3, [9; 32]));
+        assert_eq!(mismatched[0].2.id, second.id);
+        assert_eq!(
+            h.raw(pending).await,
+            1,
+            "the leaf that named `third` is settled"
+        );
+    }
 
     // What US's log must show by now and does not: the copy holds all three, so nothing; a
     // message MX sends now is not due before its receipt.
