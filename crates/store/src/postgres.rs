@@ -76,6 +76,7 @@ impl PgStore {
 impl Backend for PgStore {
     type Db = Postgres;
     type ReadConn = sqlx::pool::PoolConnection<Postgres>;
+    type WriteTx = sqlx::Transaction<'static, Postgres>;
     const NAME: &'static str = "postgres";
 
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Postgres>> {

@@ -352,14 +352,31 @@ pub(crate) trait Conn: Send {
     /// Runs a statement; the number of rows it changed.
     async fn run(&mut self, sql: &Sql) -> sqlx::Result<u64>;
     async fn fetch<R: BothRow>(&mut self, sql: &Sql) -> sqlx::Result<Vec<R>>;
+    /// Runs statements in order, stopping at the first that fails; on SQLite, as one
+    /// multi-statement query: one hand-off to the connection's thread instead of one each.
+    async fn run_all(&mut self, sqls: &[Sql]) -> sqlx::Result<()>;
 }
 
 /// Implements [`Conn`] for one sqlx connection type: binding is the same code for both, but
 /// sqlx's query types are per database.
 macro_rules! impl_conn {
-    ($conn:ty, $db:ty, $text:path) => {
+    ($conn:ty, $db:ty, $text:path, $joined:path) => {
         #[async_trait]
         impl Conn for $conn {
+            async fn run_all(&mut self, sqls: &[Sql]) -> sqlx::Result<()> {
+                match $joined(sqls) {
+                    Some(joined) => {
+                        self.run(&joined).await?;
+                    }
+                    None => {
+                        for sql in sqls {
+                            self.run(sql).await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
             async fn run(&mut self, sql: &Sql) -> sqlx::Result<u64> {
                 let text = $text(sql);
                 let mut q = sqlx::query::<$db>(&text);
@@ -395,8 +412,47 @@ macro_rules! impl_conn {
     };
 }
 
-impl_conn!(sqlx::SqliteConnection, Sqlite, sqlite_text);
-impl_conn!(sqlx::PgConnection, Postgres, pg_text);
+impl_conn!(sqlx::SqliteConnection, Sqlite, sqlite_text, sqlite_joined);
+impl_conn!(sqlx::PgConnection, Postgres, pg_text, pg_joined);
+
+/// PostgreSQL's extended protocol takes one statement per query: run them one by one.
+fn pg_joined(_: &[Sql]) -> Option<Sql> {
+    None
+}
+
+/// The most arguments statements may have between them to be joined (see `sqlite_joined`).
+const JOIN_PARAMS: usize = 2 * INSERT_PARAMS;
+
+/// Statements joined into one multi-statement query for sqlx-sqlite, which binds anonymous
+/// `?`s across the statements in order: each statement's `$1` … `$n` become `?`s (see
+/// `positional`). `None` if there are fewer than two, or one of them does not lend itself, or
+/// they are large: a joined text is prepared (and cached) as a whole, and the texts of large
+/// groups rarely repeat, so each would be prepared afresh — more work than the hand-offs it
+/// saves — and would push the statements that do repeat out of the connection's cache.
+fn sqlite_joined(sqls: &[Sql]) -> Option<Sql> {
+    if sqls.len() < 2 || sqls.iter().map(|s| s.args.len()).sum::<usize>() > JOIN_PARAMS {
+        return None;
+    }
+    let mut joined = Sql::new(String::new());
+    for sql in sqls {
+        let text = if sql.args.is_empty() {
+            if sql.text.contains('$') || sql.text.contains('?') {
+                return None;
+            }
+            sql.text.clone()
+        } else {
+            positional(&sql.text, sql.args.len())?
+        };
+        let text = text.trim_end();
+        if text.contains(';') {
+            return None;
+        }
+        joined.text.push_str(text);
+        joined.text.push_str(";\n");
+        joined.args.extend(sql.args.iter().cloned());
+    }
+    Some(joined)
+}
 
 /// PostgreSQL takes the statement as written.
 fn pg_text(sql: &Sql) -> std::borrow::Cow<'_, str> {
@@ -459,6 +515,27 @@ fn positional(text: &str, n: usize) -> Option<String> {
 
 pub(crate) type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
 
+/// A write transaction: its statements run on the connection it derefs to; dropped without
+/// `commit`, it rolls back.
+#[async_trait]
+pub(crate) trait WriteTx<DB: sqlx::Database>:
+    std::ops::DerefMut<Target = DB::Connection> + Send
+{
+    async fn commit(self) -> sqlx::Result<()>;
+    async fn rollback(self) -> sqlx::Result<()>;
+}
+
+#[async_trait]
+impl<DB: sqlx::Database> WriteTx<DB> for sqlx::Transaction<'static, DB> {
+    async fn commit(self) -> sqlx::Result<()> {
+        sqlx::Transaction::commit(self).await
+    }
+
+    async fn rollback(self) -> sqlx::Result<()> {
+        sqlx::Transaction::rollback(self).await
+    }
+}
+
 /// Begins a transaction in a task of its own, so that the BEGIN always runs to completion.
 ///
 /// sqlx (0.8) can leave a pooled connection inside a transaction when the future beginning one
@@ -482,9 +559,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     type Db: sqlx::Database<Connection: Conn>;
     /// What `read_one` hands out: a connection of the backend's, returned when dropped.
     type ReadConn: std::ops::DerefMut<Target = <Self::Db as sqlx::Database>::Connection> + Send;
+    /// What `begin_write` hands out.
+    type WriteTx: WriteTx<Self::Db>;
     const NAME: &'static str;
     /// A transaction in which this node's writes happen one at a time.
-    async fn begin_write(&self) -> sqlx::Result<Tx<Self>>;
+    async fn begin_write(&self) -> sqlx::Result<Self::WriteTx>;
     /// A transaction that reads one consistent snapshot.
     async fn begin_read(&self) -> sqlx::Result<Tx<Self>>;
     /// A connection for a read that is one statement, which is its own snapshot on both
@@ -528,9 +607,19 @@ pub(crate) async fn insert_many<C: Conn + ?Sized>(
     cols: &[&[&str]],
     rows: Vec<Vec<Arg>>,
 ) -> sqlx::Result<()> {
+    for sql in insert_statements(table, cols, rows) {
+        c.run(&sql).await?;
+    }
+    Ok(())
+}
+
+/// The statements of [`insert_many`], for a caller that runs them with others
+/// ([`Conn::run_all`]).
+pub(crate) fn insert_statements(table: &str, cols: &[&[&str]], rows: Vec<Vec<Arg>>) -> Vec<Sql> {
     let n_cols: usize = cols.iter().map(|c| c.len()).sum();
     let per_stmt = (INSERT_PARAMS / n_cols.max(1)).max(1);
     let full = insert_rows_sql(table, cols, per_stmt);
+    let mut out = Vec::with_capacity(rows.len().div_ceil(per_stmt));
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_stmt).collect();
@@ -539,13 +628,12 @@ pub(crate) async fn insert_many<C: Conn + ?Sized>(
         } else {
             insert_rows_sql(table, cols, chunk.len())
         };
-        let sql = Sql {
+        out.push(Sql {
             text,
             args: chunk.into_iter().flatten().collect(),
-        };
-        c.run(&sql).await?;
+        });
     }
-    Ok(())
+    out
 }
 
 /// Which of `ids` are ids of `table`.
@@ -726,6 +814,17 @@ pub(crate) async fn audit_entries<C: Conn + ?Sized>(
     c: &mut C,
     entries: Vec<NewAuditEntry>,
 ) -> Result<()> {
+    let statements = audit_statements(c, entries).await?;
+    c.run_all(&statements).await?;
+    Ok(())
+}
+
+/// The statements of [`audit_entries`] (after reading the chain's head), for a caller that runs
+/// them with others. Nothing else may append to the chain before they run.
+pub(crate) async fn audit_statements<C: Conn + ?Sized>(
+    c: &mut C,
+    entries: Vec<NewAuditEntry>,
+) -> Result<Vec<Sql>> {
     let (mut seq, mut prev) = chain_head(c).await?;
     let mut rows = Vec::with_capacity(entries.len());
     for mut entry in entries {
@@ -735,8 +834,7 @@ pub(crate) async fn audit_entries<C: Conn + ?Sized>(
         prev = hash;
         seq += 1;
     }
-    insert_many(c, "audit", &[AuditRow::COLS], rows).await?;
-    Ok(())
+    Ok(insert_statements("audit", &[AuditRow::COLS], rows))
 }
 
 async fn verify_chain<C: Conn + ?Sized>(c: &mut C) -> Result<AuditVerification> {
@@ -2607,6 +2705,90 @@ async fn follow_up_candidates<C: Conn + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_join_only_when_each_binds_in_order() {
+        let a = Sql::new("INSERT INTO t (a, b) VALUES ($1, $2)")
+            .bind(1_i64)
+            .bind("x");
+        let b = Sql::new("UPDATE u SET c = $1 WHERE d = $2")
+            .bind(2_i64)
+            .bind(3_i64);
+        let joined = sqlite_joined(&[a.clone(), b.clone()]).map(|j| (j.text, j.args));
+        assert_eq!(
+            joined,
+            Some((
+                "INSERT INTO t (a, b) VALUES (?, ?);\nUPDATE u SET c = ? WHERE d = ?;\n".to_owned(),
+                vec![Arg::Int(1), Arg::Text("x".into()), Arg::Int(2), Arg::Int(3)],
+            ))
+        );
+        // One statement is run as it is; a placeholder used twice cannot become a `?`.
+        assert!(sqlite_joined(std::slice::from_ref(&a)).is_none());
+        let twice = Sql::new("UPDATE u SET c = $1 WHERE d = $1").bind(4_i64);
+        assert!(sqlite_joined(&[a.clone(), twice]).is_none());
+        // Large groups run statement by statement (see `JOIN_PARAMS`).
+        let wide = Sql {
+            text: (1..=JOIN_PARAMS)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            args: vec![Arg::Int(0); JOIN_PARAMS],
+        };
+        assert!(sqlite_joined(&[a, wide]).is_none());
+    }
+
+    /// Joined statements bind each its own arguments, on a real SQLite connection, and the
+    /// first that fails stops the rest.
+    #[tokio::test]
+    async fn run_all_on_sqlite_binds_across_statements() {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        c.run(&Sql::new("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)"))
+            .await
+            .unwrap();
+        c.run_all(&[
+            Sql::new("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)")
+                .bind(1_i64)
+                .bind("one")
+                .bind(2_i64)
+                .bind("two"),
+            Sql::new("UPDATE t SET b = $1 WHERE a = $2")
+                .bind("deux")
+                .bind(2_i64),
+            Sql::new("INSERT INTO t (a, b) VALUES ($1, $2)")
+                .bind(3_i64)
+                .bind("three"),
+        ])
+        .await
+        .unwrap();
+        let rows: Vec<(i64, String)> = c
+            .fetch(&Sql::new("SELECT a, b FROM t ORDER BY a"))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, "one".to_owned()),
+                (2, "deux".to_owned()),
+                (3, "three".to_owned())
+            ]
+        );
+        let failed = c
+            .run_all(&[
+                Sql::new("INSERT INTO t (a, b) VALUES ($1, $2)")
+                    .bind(1_i64)
+                    .bind("again"),
+                Sql::new("INSERT INTO t (a, b) VALUES ($1, $2)")
+                    .bind(4_i64)
+                    .bind("four"),
+            ])
+            .await;
+        assert!(failed.is_err());
+        let n: Vec<(i64,)> = c.fetch(&Sql::new("SELECT COUNT(*) FROM t")).await.unwrap();
+        assert_eq!(n, vec![(3,)]);
+    }
 
     #[test]
     fn numbered_placeholders_in_order_become_positional() {

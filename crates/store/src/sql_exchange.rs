@@ -28,8 +28,8 @@ use crate::rows_exchange::{
     state_sets,
 };
 use crate::sql::{
-    Arg, Backend, Conn, IN_IDS, Sql, append, audit_entries, audit_write, duplicate, fetch_one,
-    in_list, insert_many, insert_sql, keyset, paged, select_sql,
+    Arg, Backend, Conn, IN_IDS, Sql, WriteTx as _, audit_statements, audit_write, duplicate,
+    fetch_one, in_list, insert_many, insert_sql, insert_statements, keyset, paged, select_sql,
 };
 use crate::sql_log::{self, Appender};
 use crate::{Page, Paged, Result, StoreError, WriteCtx};
@@ -133,21 +133,36 @@ struct Counters {
 }
 
 async fn counters<C: Conn + ?Sized>(c: &mut C, party: PartyCode) -> Result<Option<Counters>> {
-    let row: Option<(i64, i64, i64)> = fetch_one(
+    Ok(counters_and_me(c, party)
+        .await?
+        .map(|(counters, _)| counters))
+}
+
+/// A peer's counters and this node's own party, which every transaction that stores an
+/// envelope needs (for its log): one statement rather than two.
+async fn counters_and_me<C: Conn + ?Sized>(
+    c: &mut C,
+    party: PartyCode,
+) -> Result<Option<(Counters, PartyCode)>> {
+    let row: Option<(i64, i64, i64, Option<String>)> = fetch_one(
         c,
-        &Sql::new("SELECT next_out_seq, next_in_seq, next_receipt_seq FROM peers WHERE party = $1")
-            .bind(party.as_str()),
+        &Sql::new(
+            "SELECT next_out_seq, next_in_seq, next_receipt_seq, (SELECT party FROM node) \
+             FROM peers WHERE party = $1",
+        )
+        .bind(party.as_str()),
     )
     .await?;
-    let Some((o, i, r)) = row else {
+    let Some((o, i, r, me)) = row else {
         return Ok(None);
     };
     let id = party.as_str();
-    Ok(Some(Counters {
+    let counters = Counters {
         next_out: seq_read("peer", id, o)?,
         next_in: seq_read("peer", id, i)?,
         next_receipt: seq_read("peer", id, r)?,
-    }))
+    };
+    Ok(Some((counters, sql_log::party_of_node(me)?)))
 }
 
 async fn fetch_peers<C: Conn + ?Sized>(c: &mut C, sql: &Sql) -> Result<Vec<Peer>> {
@@ -440,7 +455,7 @@ pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<
     // The common case under load — only new items — is written with multi-row inserts, a few
     // statements for the whole group. If anything in it fails, the group is written again the
     // careful way below, where each send meets its own fate.
-    if jobs.len() > 1
+    if !jobs.is_empty()
         && jobs
             .iter()
             .all(|j| matches!(j.effect, JobEffect::NewItem(_)))
@@ -456,8 +471,13 @@ pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<
     }
     let mut tx = b.begin_write().await?;
     let mut out = Vec::with_capacity(jobs.len());
+    // Savepoints by name rather than sqlx's nested transactions: the SQLite write transaction
+    // is not one of sqlx's (see `sqlite::WriteTx`), and these are the same on both databases.
+    let savepoint = Sql::new("SAVEPOINT send");
+    let release = Sql::new("RELEASE SAVEPOINT send");
+    let undo = Sql::new("ROLLBACK TO SAVEPOINT send");
     for job in jobs {
-        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+        tx.run(&savepoint).await?;
         let effect = match &job.effect {
             JobEffect::NewItem(item) => Effect::NewItem(item.clone()),
             JobEffect::Step(step) => Effect::Step(NewStep {
@@ -470,13 +490,14 @@ pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<
                 decide: step.decide.as_ref(),
             }),
         };
-        match send_in(&mut *savepoint, &job.ctx, job.to, effect, job.seal.as_ref()).await {
+        match send_in(&mut *tx, &job.ctx, job.to, effect, job.seal.as_ref()).await {
             Ok(sent) => {
-                savepoint.commit().await?;
+                tx.run(&release).await?;
                 out.push(Ok(sent));
             }
             Err(e) => {
-                savepoint.rollback().await?;
+                tx.run(&undo).await?;
+                tx.run(&release).await?;
                 out.push(Err(e));
             }
         }
@@ -488,7 +509,6 @@ pub(crate) async fn send_batch<B: Backend>(b: &B, jobs: Vec<SendJob>) -> Result<
 /// Sends that each create a new item, written together: the same rows, seqs and audit entries
 /// as `send_in` one after the other, in a handful of statements.
 async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<Vec<Sent>> {
-    let me = sql_log::me(c).await?;
     let mut logs: HashMap<PartyCode, Appender> = HashMap::new();
     let mut next: HashMap<PartyCode, u64> = HashMap::new();
     let mut items = Vec::with_capacity(jobs.len());
@@ -502,10 +522,8 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
         let seq = match next.get(&job.to) {
             Some(n) => *n,
             None => {
-                let n = counters(c, job.to)
-                    .await?
-                    .ok_or_else(unknown_peer)?
-                    .next_out;
+                let (counters, me) = counters_and_me(c, job.to).await?.ok_or_else(unknown_peer)?;
+                let n = counters.next_out;
                 // Opened before any of the group's envelopes is stored (see `sql_log`).
                 logs.insert(job.to, Appender::own(c, me, job.to).await?);
                 n
@@ -570,21 +588,26 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
             envelope,
         });
     }
-    insert_many(c, "items", &[ItemRow::COLS], items).await?;
-    insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
+    // Every write of the group in one go: on SQLite, one hand-off to the connection's thread.
+    let mut writes = insert_statements("items", &[ItemRow::COLS], items);
+    writes.extend(insert_statements(
+        "envelopes",
+        &[EnvelopeRow::COLS],
+        envelopes,
+    ));
     for (_, log) in logs {
-        log.flush(c).await?;
+        writes.extend(log.statements()?);
     }
     for (party, n) in next {
         let n = seq_sql("peer", party.as_str(), n)?;
-        c.run(
-            &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
+        writes.push(
+            Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
                 .bind(n)
                 .bind(party.as_str()),
-        )
-        .await?;
+        );
     }
-    audit_entries(c, audit).await?;
+    writes.extend(audit_statements(c, audit).await?);
+    c.run_all(&writes).await?;
     Ok(sent)
 }
 
@@ -597,9 +620,9 @@ async fn send_in<C: Conn + ?Sized>(
     seal: Sealer<'_>,
 ) -> Result<Sent> {
     let now = micros(ctx.now);
-    let seq = counters(c, to).await?.ok_or_else(unknown_peer)?.next_out;
+    let (counters, me) = counters_and_me(c, to).await?.ok_or_else(unknown_peer)?;
+    let seq = counters.next_out;
     let next = seq_sql("peer", to.as_str(), seq.saturating_add(1))?;
-    let me = sql_log::me(c).await?;
     let mut log = Appender::own(c, me, to).await?;
     let (envelope, item, action) = match effect {
         Effect::NewItem(item) => {
@@ -650,15 +673,22 @@ async fn send_in<C: Conn + ?Sized>(
         log_index,
     )
     .await?;
-    log.flush(c).await?;
-    c.run(
-        &Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
+    let mut writes = log.statements()?;
+    writes.push(
+        Sql::new("UPDATE peers SET next_out_seq = $1 WHERE party = $2")
             .bind(next)
             .bind(to.as_str()),
-    )
-    .await?;
-    let detail = message_detail(to, &envelope, item, log_index);
-    audit_write(c, ctx, &action, id_text(envelope.id), detail).await?;
+    );
+    let audit = NewAuditEntry {
+        at: ctx.now,
+        actor: ctx.actor.clone(),
+        ip: ctx.ip.clone(),
+        action,
+        target: Some(id_text(envelope.id)),
+        detail: message_detail(to, &envelope, item, log_index).to_string(),
+    };
+    writes.extend(audit_statements(c, vec![audit]).await?);
+    c.run_all(&writes).await?;
     let item = item_in(c, item).await?.ok_or(StoreError::NotFound {
         kind: "item",
         id: item,
@@ -699,10 +729,9 @@ pub(crate) async fn record_receipt<B: Backend>(
     let mut tx = b.begin_write().await?;
     let c = &mut *tx;
     let at = micros(now);
-    if counters(c, peer).await?.is_none() {
+    let Some((_, me)) = counters_and_me(c, peer).await? else {
         return Err(unknown_peer());
-    }
-    let me = sql_log::me(c).await?;
+    };
     let mut log = Appender::own(c, me, peer).await?;
     let new = match held(c, Direction::In, &[receipt.id])
         .await?
@@ -763,17 +792,17 @@ pub(crate) async fn record_receipt<B: Backend>(
             .await
             .map_err(duplicate("receipt", "/seq", "/seq"))?;
     }
-    log.flush(c).await?;
-    c.run(
-        &Sql::new(
+    // The rest in one go: on SQLite, one hand-off to the connection's thread.
+    let mut writes = log.statements()?;
+    writes.push(
+        Sql::new(
             "UPDATE peers SET last_contact_at = $1, last_error = NULL, last_error_at = NULL, \
              delivered_out = delivered_out + $2 WHERE party = $3",
         )
         .bind(at)
         .bind(i64::try_from(marked).unwrap_or(i64::MAX))
         .bind(peer.as_str()),
-    )
-    .await?;
+    );
     if new {
         let entry = NewAuditEntry {
             at: now,
@@ -791,8 +820,9 @@ pub(crate) async fn record_receipt<B: Backend>(
             })
             .to_string(),
         };
-        append(c, &entry).await?;
+        writes.extend(audit_statements(c, vec![entry]).await?);
     }
+    c.run_all(&writes).await?;
     tx.commit().await?;
     Ok(marked)
 }
@@ -879,8 +909,7 @@ pub(crate) async fn receive<B: Backend>(
     let mut tx = b.begin_write().await?;
     let c = &mut *tx;
     let now = micros(ctx.now);
-    let seqs = counters(c, from).await?.ok_or_else(unknown_peer)?;
-    let me = sql_log::me(c).await?;
+    let (seqs, me) = counters_and_me(c, from).await?.ok_or_else(unknown_peer)?;
     let mut log = Appender::own(c, me, from).await?;
     let mut next_in = seqs.next_in;
     let mut accepted = Vec::with_capacity(batch.len());
@@ -975,15 +1004,11 @@ pub(crate) async fn receive<B: Backend>(
             hash: envelope.hash,
         });
     }
-    pending.flush(c).await?;
-    insert_many(c, "envelopes", &[EnvelopeRow::COLS], envelopes).await?;
-
     let receipt_seq = seqs.next_receipt;
     let receipt = checked(seal_receipt(receipt_seq, &accepted, next_in), receipt_seq)?;
     // Delivered as it is stored: it travels back in the response to this very batch.
     let receipt_index = log.envelope(Direction::Out, Stream::Receipt, &receipt, truncate(ctx.now));
-    insert_envelope(
-        c,
+    envelopes.push(EnvelopeRow::args(
         from,
         Direction::Out,
         Stream::Receipt,
@@ -992,12 +1017,20 @@ pub(crate) async fn receive<B: Backend>(
         now,
         Some(now),
         receipt_index,
-    )
-    .await?;
-    log.flush(c).await?;
+    )?);
+    // The rest of the batch's writes in one go: on SQLite, one hand-off to the connection's
+    // thread. The items first: the envelopes refer to them.
+    let mut writes =
+        insert_statements("items", &[ItemRow::COLS], std::mem::take(&mut pending.rows));
+    writes.extend(insert_statements(
+        "envelopes",
+        &[EnvelopeRow::COLS],
+        envelopes,
+    ));
+    writes.extend(log.statements()?);
     let id = from.as_str();
-    c.run(
-        &Sql::new(
+    writes.push(
+        Sql::new(
             "UPDATE peers SET next_in_seq = $1, next_receipt_seq = $2, last_contact_at = $3 \
              WHERE party = $4",
         )
@@ -1005,8 +1038,7 @@ pub(crate) async fn receive<B: Backend>(
         .bind(seq_sql("peer", id, receipt_seq.saturating_add(1))?)
         .bind(now)
         .bind(id),
-    )
-    .await?;
+    );
     let detail = json!({
         "peer": id,
         "seq": receipt.seq,
@@ -1023,7 +1055,8 @@ pub(crate) async fn receive<B: Backend>(
         target: Some(id_text(receipt.id)),
         detail: detail.to_string(),
     });
-    audit_entries(c, audit).await?;
+    writes.extend(audit_statements(c, audit).await?);
+    c.run_all(&writes).await?;
     tx.commit().await?;
     Ok(ReceiveReport {
         accepted,

@@ -22,7 +22,9 @@ use crate::log::{
 };
 use crate::rows::{corrupt, hash_hex, id_text, instant, micros, parse_hash, parse_id};
 use crate::rows_exchange::{seq_read, seq_sql};
-use crate::sql::{Arg, Backend, Conn, Sql, audit_write, fetch_one, insert_many};
+use crate::sql::{
+    Arg, Backend, Conn, Sql, WriteTx as _, audit_write, fetch_one, insert_many, insert_statements,
+};
 use crate::{Result, StoreError, WriteCtx};
 
 fn leaf_direction(d: Direction) -> puente_log::Direction {
@@ -50,7 +52,12 @@ fn read_stream(origin: &str, s: &str) -> Result<puente_log::Stream> {
 /// This node's party.
 pub(crate) async fn me<C: Conn + ?Sized>(c: &mut C) -> Result<PartyCode> {
     let row: Option<(String,)> = fetch_one(c, &Sql::new("SELECT party FROM node")).await?;
-    let party = row.ok_or_else(|| corrupt("node", "1", "no node row"))?.0;
+    party_of_node(row.map(|r| r.0))
+}
+
+/// This node's party, from the `node` row's `party` (`None`: there is no row).
+pub(crate) fn party_of_node(party: Option<String>) -> Result<PartyCode> {
+    let party = party.ok_or_else(|| corrupt("node", "1", "no node row"))?;
     PartyCode::parse(&party).map_err(|_| corrupt("node", "1", "party"))
 }
 
@@ -282,53 +289,51 @@ impl Appender {
 
     /// Writes what was appended, and the log's new size and compact range.
     pub(crate) async fn flush<C: Conn + ?Sized>(self, c: &mut C) -> Result<()> {
+        c.run_all(&self.statements()?).await?;
+        Ok(())
+    }
+
+    /// The statements of [`Self::flush`], for a caller that runs them with others.
+    pub(crate) fn statements(self) -> Result<Vec<Sql>> {
         if self.appended == 0 && self.existed {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let size = seq_sql("log", &self.origin, self.copy.range.size())?;
         let s = |n: u64| seq_sql("log", &self.origin, n);
-        if self.existed {
-            c.run(
-                &Sql::new(
-                    "UPDATE logs SET size = $1, compact = $2, next_out_message = $3, \
-                     next_in_message = $4, next_out_receipt = $5, last_in_receipt = $6 \
-                     WHERE origin = $7",
-                )
-                .bind(size)
-                .bind(self.copy.range.to_text())
-                .bind(s(self.copy.next_out_message)?)
-                .bind(s(self.copy.next_in_message)?)
-                .bind(s(self.copy.next_out_receipt)?)
-                .bind(s(self.copy.last_in_receipt)?)
-                .bind(self.origin.as_str()),
+        let mut out = vec![if self.existed {
+            Sql::new(
+                "UPDATE logs SET size = $1, compact = $2, next_out_message = $3, \
+                 next_in_message = $4, next_out_receipt = $5, last_in_receipt = $6 \
+                 WHERE origin = $7",
             )
-            .await?;
+            .bind(size)
+            .bind(self.copy.range.to_text())
+            .bind(s(self.copy.next_out_message)?)
+            .bind(s(self.copy.next_in_message)?)
+            .bind(s(self.copy.next_out_receipt)?)
+            .bind(s(self.copy.last_in_receipt)?)
+            .bind(self.origin.as_str())
         } else {
-            c.run(
-                &Sql::new(format!(
-                    "INSERT INTO logs ({LOG_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(self.origin.as_str())
-                .bind(self.peer.as_str())
-                .bind(self.own)
-                .bind(size)
-                .bind(self.copy.range.to_text())
-                .bind(s(self.copy.next_out_message)?)
-                .bind(s(self.copy.next_in_message)?)
-                .bind(s(self.copy.next_out_receipt)?)
-                .bind(s(self.copy.last_in_receipt)?),
-            )
-            .await?;
-        }
-        insert_many(c, "log_leaves", &[LEAF_COLS], self.leaves).await?;
-        insert_many(
-            c,
+            Sql::new(format!(
+                "INSERT INTO logs ({LOG_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(self.origin.as_str())
+            .bind(self.peer.as_str())
+            .bind(self.own)
+            .bind(size)
+            .bind(self.copy.range.to_text())
+            .bind(s(self.copy.next_out_message)?)
+            .bind(s(self.copy.next_in_message)?)
+            .bind(s(self.copy.next_out_receipt)?)
+            .bind(s(self.copy.last_in_receipt)?)
+        }];
+        out.extend(insert_statements("log_leaves", &[LEAF_COLS], self.leaves));
+        out.extend(insert_statements(
             "log_nodes",
             &[&["origin", "level", "idx", "hash"]],
             self.nodes,
-        )
-        .await?;
-        Ok(())
+        ));
+        Ok(out)
     }
 }
 

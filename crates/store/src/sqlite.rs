@@ -2,9 +2,9 @@
 //!
 //! This module owns how the file is opened and how transactions begin; the SQL itself is shared
 //! with PostgreSQL in `sql.rs`. The file runs in WAL mode with `synchronous=FULL`, so a node
-//! killed at any moment keeps every write it acknowledged. Writes go through a pool of exactly
-//! one connection and begin with `BEGIN IMMEDIATE`: writers queue in the pool instead of racing
-//! for SQLite's write lock, and readers (a pool of four) never wait for a writer.
+//! killed at any moment keeps every write it acknowledged. Writes go through exactly one
+//! connection ([`Writer`]) and begin with `BEGIN IMMEDIATE`: writers queue for it instead of
+//! racing for SQLite's write lock, and readers (a pool of four) never wait for a writer.
 //!
 //! Committed pages are copied from the WAL back into the database file by a background task
 //! (a passive checkpoint twice a second, on a connection of its own), not by whichever commit
@@ -15,14 +15,14 @@
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::Result;
-use crate::sql::Backend;
+use crate::sql::{Backend, WriteTx as _};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -36,10 +36,15 @@ const BACKSTOP_PAGES: &str = "20000";
 /// pages every write touches (indexes, the peers row, the tails of the tables) stay in memory.
 const WRITER_CACHE_KIB: &str = "-16384";
 
+/// How many prepared statements the write connection keeps (sqlx's default is 100): besides
+/// the store's own statements, the joined writes of small groups (`Conn::run_all`), one text per
+/// shape of group.
+const WRITER_STATEMENTS: usize = 1024;
+
 /// A node's store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    write: SqlitePool,
+    write: Arc<Writer>,
     read: SqlitePool,
     /// Connections for reads that are one statement (`Backend::read_one`).
     single: Arc<Readers>,
@@ -65,20 +70,19 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // An embedded file has no connection to lose: sqlx's test before each acquire (a ping,
         // one more hand-off to the connection's thread) buys nothing here.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("wal_autocheckpoint", BACKSTOP_PAGES)
-                    .pragma("cache_size", WRITER_CACHE_KIB),
-            )
-            .await?;
+        let mut write = SqliteConnection::connect_with(
+            &options
+                .clone()
+                .pragma("wal_autocheckpoint", BACKSTOP_PAGES)
+                .pragma("cache_size", WRITER_CACHE_KIB)
+                .statement_cache_capacity(WRITER_STATEMENTS),
+        )
+        .await?;
         MIGRATOR
-            .run(&write)
+            .run(&mut write)
             .await
             .map_err(crate::StoreError::Migrate)?;
+        let write = Arc::new(Writer::new(write));
         let options = options.create_if_missing(false);
         let read = SqlitePoolOptions::new()
             .max_connections(4)
@@ -138,7 +142,10 @@ impl SqliteStore {
     /// must tamper with stored rows.
     #[doc(hidden)]
     pub async fn raw_execute(&self, sql: &str) -> Result<u64> {
-        Ok(sqlx::query(sql).execute(&self.write).await?.rows_affected())
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(sql).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }
 
@@ -152,14 +159,193 @@ async fn checkpoint_wal(pool: SqlitePool, alive: Weak<()>) {
         if alive.strong_count() == 0 || pool.is_closed() {
             break;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
+        let started = Instant::now();
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
             .await
         {
-            tracing::warn!(error = %e, "background WAL checkpoint failed");
+            Ok((_, wal_frames, copied)) => {
+                let took = started.elapsed();
+                if took >= SLOW_WRITE {
+                    tracing::warn!(
+                        took_ms = ms(took),
+                        wal_frames,
+                        copied,
+                        "slow background WAL checkpoint"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "background WAL checkpoint failed"),
         }
     }
     pool.close().await;
+}
+
+/// The one write connection, outside sqlx's pool. A pooled connection costs two more hand-offs
+/// to the connection's thread per transaction, each a pair of context switches that a 2-core
+/// node under load feels: sqlx pings every connection on its way back to the pool (whatever the
+/// options), and `begin_with` asks the connection whether the custom BEGIN opened a
+/// transaction. Here the transaction is plain SQL — `BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK` —
+/// on a connection behind a mutex, and the mutex is released the moment COMMIT returns.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    conn: Arc<tokio::sync::Mutex<WriterConn>>,
+}
+
+#[derive(Debug)]
+struct WriterConn {
+    conn: Option<SqliteConnection>,
+    /// A transaction may be open: set before BEGIN, cleared once COMMIT or ROLLBACK returns. A
+    /// transaction whose end nobody saw (its future dropped mid-COMMIT, say) is rolled back
+    /// before the next one begins; if it had committed, that ROLLBACK finds nothing to undo.
+    open: bool,
+}
+
+impl Writer {
+    fn new(conn: SqliteConnection) -> Self {
+        Self {
+            conn: Arc::new(tokio::sync::Mutex::new(WriterConn {
+                conn: Some(conn),
+                open: false,
+            })),
+        }
+    }
+
+    /// Waits for the connection and begins a transaction on it. Called in a task of its own
+    /// (`begin_detached`), so it always runs to the end.
+    async fn begin(&self) -> sqlx::Result<WriteTx> {
+        let asked = Instant::now();
+        let mut guard = Arc::clone(&self.conn).lock_owned().await;
+        let got = Instant::now();
+        let w = &mut *guard;
+        let conn = w.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+        if w.open {
+            // Whatever it was, it is over: "no transaction is active" is the expected answer.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            w.open = false;
+        }
+        w.open = true;
+        // IMMEDIATE takes the write lock up front, so a transaction that reads before it
+        // writes cannot fail to upgrade if another process has the file open.
+        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+            w.open = false;
+            return Err(e);
+        }
+        Ok(WriteTx {
+            guard: Some(guard),
+            waited: got - asked,
+            began: got,
+        })
+    }
+
+    async fn close(&self) {
+        let mut w = self.conn.lock().await;
+        if let Some(conn) = w.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A write transaction on the [`Writer`]'s connection, which it holds until it ends.
+#[derive(Debug)]
+pub struct WriteTx {
+    guard: Option<tokio::sync::OwnedMutexGuard<WriterConn>>,
+    /// How long it waited for the connection, and when it got it: for the slow-write warning.
+    waited: Duration,
+    began: Instant,
+}
+
+impl WriteTx {
+    fn conn(&mut self) -> sqlx::Result<&mut SqliteConnection> {
+        self.guard
+            .as_mut()
+            .and_then(|g| g.conn.as_mut())
+            .ok_or(sqlx::Error::PoolClosed)
+    }
+
+    async fn end(mut self, statement: &'static str) -> sqlx::Result<()> {
+        let ending = Instant::now();
+        sqlx::query(statement).execute(self.conn()?).await?;
+        if let Some(mut guard) = self.guard.take() {
+            guard.open = false;
+        }
+        let done = Instant::now();
+        if done - self.began >= SLOW_WRITE {
+            // Everything else on this node that writes waited this long too.
+            tracing::warn!(
+                held_ms = ms(done - self.began),
+                body_ms = ms(ending - self.began),
+                end_ms = ms(done - ending),
+                waited_ms = ms(self.waited),
+                end = statement,
+                "slow SQLite write transaction"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        // The guard is taken only by `end` and `drop`, and the connection only by `close`,
+        // which waits for the guard.
+        self.guard
+            .as_ref()
+            .and_then(|g| g.conn.as_ref())
+            .unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.guard
+            .as_mut()
+            .and_then(|g| g.conn.as_mut())
+            .unwrap_or_else(|| unreachable!())
+    }
+}
+
+#[async_trait]
+impl crate::sql::WriteTx<Sqlite> for WriteTx {
+    async fn commit(self) -> sqlx::Result<()> {
+        self.end("COMMIT").await
+    }
+
+    async fn rollback(self) -> sqlx::Result<()> {
+        self.end("ROLLBACK").await
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        // Dropped open (an error, or a caller gone): roll back now rather than at the next
+        // BEGIN, so SQLite's write lock is not held for other processes meanwhile. The guard
+        // goes with the task, so no transaction begins before the ROLLBACK has run.
+        let Some(mut guard) = self.guard.take() else {
+            return;
+        };
+        if !guard.open {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Some(conn) = guard.conn.as_mut() {
+                    if sqlx::query("ROLLBACK").execute(conn).await.is_ok() {
+                        guard.open = false;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// A write transaction that holds the connection this long is logged (a warning): every other
+/// write of the node waited behind it.
+const SLOW_WRITE: Duration = Duration::from_millis(100);
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// How many connections serve one-statement reads.
@@ -252,13 +438,12 @@ impl Drop for ReadConn {
 impl Backend for SqliteStore {
     type Db = Sqlite;
     type ReadConn = ReadConn;
+    type WriteTx = WriteTx;
     const NAME: &'static str = "sqlite";
 
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
-        // IMMEDIATE takes the write lock up front, so a transaction that reads before it writes
-        // cannot fail to upgrade if another process has the file open.
-        let pool = self.write.clone();
-        crate::sql::begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
+    async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        let writer = Arc::clone(&self.write);
+        crate::sql::begin_detached(async move { writer.begin().await }).await
     }
 
     async fn read_one(&self) -> sqlx::Result<ReadConn> {
