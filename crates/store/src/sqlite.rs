@@ -68,8 +68,6 @@ impl SqliteStore {
             // instead of spilling to temporary files: they are small, and those writes were a
             // visible share of a busy node's time.
             .pragma("temp_store", "memory");
-        // An embedded file has no connection to lose: sqlx's test before each acquire (a ping,
-        // one more hand-off to the connection's thread) buys nothing here.
         let mut write = SqliteConnection::connect_with(
             &options
                 .clone()
@@ -84,6 +82,8 @@ impl SqliteStore {
             .map_err(crate::StoreError::Migrate)?;
         let write = Arc::new(Writer::new(write));
         let options = options.create_if_missing(false);
+        // An embedded file has no connection to lose: sqlx's test before each acquire (a ping,
+        // one more hand-off to the connection's thread) buys nothing here.
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
