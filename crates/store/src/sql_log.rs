@@ -298,20 +298,23 @@ impl Appender {
         if self.appended == 0 && self.existed {
             return Ok(Vec::new());
         }
-        let size = seq_sql("log", &self.origin, self.copy.range.size())?;
-        let s = |n: u64| seq_sql("log", &self.origin, n);
+        let s = |n: u64| seq_sql("log", &self.origin, n).map(Arg::Int);
+        // The log's size, compact range and sequences, in `LOG_COLS` order.
+        let state = [
+            s(self.copy.range.size())?,
+            Arg::Text(self.copy.range.to_text()),
+            s(self.copy.next_out_message)?,
+            s(self.copy.next_in_message)?,
+            s(self.copy.next_out_receipt)?,
+            s(self.copy.last_in_receipt)?,
+        ];
         let mut out = vec![if self.existed {
             Sql::new(
                 "UPDATE logs SET size = $1, compact = $2, next_out_message = $3, \
                  next_in_message = $4, next_out_receipt = $5, last_in_receipt = $6 \
                  WHERE origin = $7",
             )
-            .bind(size)
-            .bind(self.copy.range.to_text())
-            .bind(s(self.copy.next_out_message)?)
-            .bind(s(self.copy.next_in_message)?)
-            .bind(s(self.copy.next_out_receipt)?)
-            .bind(s(self.copy.last_in_receipt)?)
+            .bind_all(state)
             .bind(self.origin.as_str())
         } else {
             Sql::new(format!(
@@ -320,12 +323,7 @@ impl Appender {
             .bind(self.origin.as_str())
             .bind(self.peer.as_str())
             .bind(self.own)
-            .bind(size)
-            .bind(self.copy.range.to_text())
-            .bind(s(self.copy.next_out_message)?)
-            .bind(s(self.copy.next_in_message)?)
-            .bind(s(self.copy.next_out_receipt)?)
-            .bind(s(self.copy.last_in_receipt)?)
+            .bind_all(state)
         }];
         out.extend(insert_statements("log_leaves", &[LEAF_COLS], self.leaves));
         out.extend(insert_statements(
