@@ -8,6 +8,7 @@
 //! has verified.
 
 pub mod card;
+mod committer;
 pub mod envelope;
 pub mod error;
 pub mod items;

@@ -111,41 +111,6 @@ pub struct Exchange {
 /// Longest wait for a peer's turn to deliver, and longest time to read its batch.
 const INBOUND_WAIT: Duration = Duration::from_secs(60);
 
-/// Most sends written in one transaction.
-const MAX_GROUP: usize = 256;
-
-/// Takes the sends waiting on `rx`, up to [`MAX_GROUP`] at a time, and writes each group with
-/// `Store::send_batch`, answering every sender with its own outcome.
-async fn commit_sends(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<(SendJob, oneshot::Sender<Result<Sent, StoreError>>)>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let (jobs, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
-        match store.send_batch(jobs).await {
-            Ok(results) => {
-                for (result, reply) in results.into_iter().zip(replies) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "a group of sends failed");
-                let reason = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Batch(reason.clone())));
-                }
-            }
-        }
-    }
-}
-
 impl std::fmt::Debug for Exchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exchange")
@@ -180,8 +145,8 @@ impl Exchange {
         store: Arc<dyn Store>,
         settings: ExchangeSettings,
     ) -> Arc<Exchange> {
-        let (committer, jobs) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(commit_sends(Arc::clone(&store), jobs));
+        let (committer, jobs) = mpsc::channel(4 * crate::committer::MAX_GROUP);
+        crate::committer::start(Arc::clone(&store), jobs);
         Arc::new(Exchange {
             party,
             key: Arc::new(key),
