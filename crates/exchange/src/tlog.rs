@@ -205,10 +205,24 @@ impl Exchange {
         {
             return Ok(());
         }
+        // Never further than one cosigning request reaches from the last checkpoint: the peer
+        // takes at most that many leaves at a time, and a checkpoint beyond its reach could
+        // never be cosigned. A node that fell behind (a burst, a peer down) catches up one
+        // request's worth per tick.
+        let size = checkpoint_size(last, log.size());
+        let root = if size == log.size() {
+            log.root()
+        } else {
+            let heads = range_heads(self.store().as_ref(), &log.origin, &[(0, size)]).await?;
+            heads
+                .first()
+                .copied()
+                .ok_or_else(|| not_in_log(format!("no head for the first {size} entries")))?
+        };
         let checkpoint = Checkpoint {
             origin: log.origin.clone(),
-            size: log.size(),
-            root: log.root(),
+            size,
+            root,
         };
         let mut note = Note::new(checkpoint.to_text())?;
         note.sign(&log.origin, self.key())?;
@@ -663,6 +677,12 @@ impl Exchange {
     }
 }
 
+/// The size of the next checkpoint after one of size `last`, with the log at `size`: all of it,
+/// or as much as one cosigning request carries.
+fn checkpoint_size(last: u64, size: u64) -> u64 {
+    size.min(last.saturating_add(MAX_LEAVES_PER_REQUEST))
+}
+
 /// The heads of `ranges` of the log `origin` (the hashes of a proof), from the complete
 /// subtrees they fold from: one read of stored heads and one per block of 16 leaves involved.
 pub async fn range_heads(
@@ -971,3 +991,23 @@ async fn cosign_request(
 
 /// The per-peer locks of cosigning requests.
 pub(crate) type CosignTurns = std::sync::Mutex<HashMap<PartyCode, Arc<tokio::sync::Mutex<()>>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_never_goes_beyond_one_cosigning_request() {
+        assert_eq!(checkpoint_size(0, 10), 10);
+        assert_eq!(
+            checkpoint_size(100, 100 + MAX_LEAVES_PER_REQUEST),
+            100 + MAX_LEAVES_PER_REQUEST
+        );
+        assert_eq!(
+            checkpoint_size(100, 101 + MAX_LEAVES_PER_REQUEST),
+            100 + MAX_LEAVES_PER_REQUEST
+        );
+        assert_eq!(checkpoint_size(0, 140_000), MAX_LEAVES_PER_REQUEST);
+        assert_eq!(checkpoint_size(u64::MAX - 1, u64::MAX), u64::MAX);
+    }
+}
