@@ -775,15 +775,24 @@ pub(crate) async fn audit_write<C: Conn + ?Sized>(
     target: String,
     detail: serde_json::Value,
 ) -> Result<AuditEntry> {
-    let e = NewAuditEntry {
+    append(c, &ctx_entry(ctx, action, target, detail.to_string())).await
+}
+
+/// The audit entry of an act on `target` made in `ctx` (its time, actor and address).
+pub(crate) fn ctx_entry(
+    ctx: &WriteCtx,
+    action: impl Into<String>,
+    target: String,
+    detail: String,
+) -> NewAuditEntry {
+    NewAuditEntry {
         at: ctx.now,
         actor: ctx.actor.clone(),
         ip: ctx.ip.clone(),
-        action: action.to_owned(),
+        action: action.into(),
         target: Some(target),
-        detail: detail.to_string(),
-    };
-    append(c, &e).await
+        detail,
+    }
 }
 
 /// Appends the entries of many record writes made in `ctx` — `(action, target, detail)`, in
@@ -793,17 +802,10 @@ async fn audit_writes<C: Conn + ?Sized>(
     ctx: &WriteCtx,
     writes: Vec<(&'static str, String, String)>,
 ) -> Result<()> {
-    let at = truncate(ctx.now);
+    // Stored at microsecond precision: `audit_statements` truncates each entry's time.
     let entries = writes
         .into_iter()
-        .map(|(action, target, detail)| NewAuditEntry {
-            at,
-            actor: ctx.actor.clone(),
-            ip: ctx.ip.clone(),
-            action: action.to_owned(),
-            target: Some(target),
-            detail,
-        })
+        .map(|(action, target, detail)| ctx_entry(ctx, action, target, detail))
         .collect();
     audit_entries(c, entries).await
 }

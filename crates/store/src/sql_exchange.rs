@@ -28,8 +28,9 @@ use crate::rows_exchange::{
     state_sets,
 };
 use crate::sql::{
-    Arg, Backend, Conn, IN_IDS, Sql, WriteTx as _, audit_statements, audit_write, duplicate,
-    fetch_one, in_list, insert_many, insert_sql, insert_statements, keyset, paged, select_sql,
+    Arg, Backend, Conn, IN_IDS, Sql, WriteTx as _, audit_statements, audit_write, ctx_entry,
+    duplicate, fetch_one, in_list, insert_many, insert_sql, insert_statements, keyset, paged,
+    select_sql,
 };
 use crate::sql_log::{self, Appender};
 use crate::{Page, Paged, Result, StoreError, WriteCtx};
@@ -555,14 +556,12 @@ async fn new_items_in<C: Conn + ?Sized>(c: &mut C, jobs: &[SendJob]) -> Result<V
             None,
             log_index,
         )?);
-        audit.push(NewAuditEntry {
-            at: job.ctx.now,
-            actor: job.ctx.actor.clone(),
-            ip: job.ctx.ip.clone(),
-            action: message_action(item.kind, None, "send"),
-            target: Some(id_text(envelope.id)),
-            detail: message_detail(job.to, &envelope, item.id, log_index).to_string(),
-        });
+        audit.push(ctx_entry(
+            &job.ctx,
+            message_action(item.kind, None, "send"),
+            id_text(envelope.id),
+            message_detail(job.to, &envelope, item.id, log_index).to_string(),
+        ));
         let at = truncate(job.ctx.now);
         sent.push(Sent {
             item: ExchangeItem {
@@ -679,14 +678,12 @@ async fn send_in<C: Conn + ?Sized>(
             .bind(next)
             .bind(to.as_str()),
     );
-    let audit = NewAuditEntry {
-        at: ctx.now,
-        actor: ctx.actor.clone(),
-        ip: ctx.ip.clone(),
+    let audit = ctx_entry(
+        ctx,
         action,
-        target: Some(id_text(envelope.id)),
-        detail: message_detail(to, &envelope, item, log_index).to_string(),
-    };
+        id_text(envelope.id),
+        message_detail(to, &envelope, item, log_index).to_string(),
+    );
     writes.extend(audit_statements(c, vec![audit]).await?);
     c.run_all(&writes).await?;
     let item = item_in(c, item).await?.ok_or(StoreError::NotFound {
@@ -988,14 +985,12 @@ pub(crate) async fn receive<B: Backend>(
             None,
             log_index,
         )?);
-        audit.push(NewAuditEntry {
-            at: ctx.now,
-            actor: ctx.actor.clone(),
-            ip: ctx.ip.clone(),
+        audit.push(ctx_entry(
+            ctx,
             action,
-            target: Some(id_text(envelope.id)),
-            detail: message_detail(from, &envelope, item, log_index).to_string(),
-        });
+            id_text(envelope.id),
+            message_detail(from, &envelope, item, log_index).to_string(),
+        ));
         in_batch.insert(envelope.id, (envelope.seq, envelope.hash));
         next_in = next_in.saturating_add(1);
         accepted.push(Accepted {
@@ -1047,14 +1042,12 @@ pub(crate) async fn receive<B: Backend>(
         "next_seq": next_in,
         "log_index": receipt_index,
     });
-    audit.push(NewAuditEntry {
-        at: ctx.now,
-        actor: ctx.actor.clone(),
-        ip: ctx.ip.clone(),
-        action: "receipt.send".to_owned(),
-        target: Some(id_text(receipt.id)),
-        detail: detail.to_string(),
-    });
+    audit.push(ctx_entry(
+        ctx,
+        "receipt.send",
+        id_text(receipt.id),
+        detail.to_string(),
+    ));
     writes.extend(audit_statements(c, audit).await?);
     c.run_all(&writes).await?;
     tx.commit().await?;
