@@ -1097,14 +1097,16 @@ pub(crate) async fn settle_pending<B: Backend>(
             .bind(origin.as_str()),
         )
         .await?;
-    let mut mismatched = Vec::with_capacity(rows.len());
-    for (idx, logged, id, seq, hash, signed, stream) in rows {
-        mismatched.push((
-            seq_read("log leaf", &origin, idx)?,
-            parse_hash("log leaf", &origin, &logged)?,
-            unlogged_of((id, "in".to_owned(), stream, seq, hash, signed))?,
-        ));
-    }
+    let mismatched = rows
+        .into_iter()
+        .map(|(idx, logged, id, seq, hash, signed, stream)| {
+            Ok((
+                seq_read("log leaf", &origin, idx)?,
+                parse_hash("log leaf", &origin, &logged)?,
+                unlogged_of((id, "in".to_owned(), stream, seq, hash, signed))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
     tx.commit().await?;
     Ok(mismatched)
 }
