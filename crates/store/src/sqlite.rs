@@ -222,7 +222,6 @@ impl Writer {
         if w.open {
             // Whatever it was, it is over: "no transaction is active" is the expected answer.
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            w.open = false;
         }
         w.open = true;
         // IMMEDIATE takes the write lock up front, so a transaction that reads before it
@@ -299,10 +298,7 @@ impl std::ops::Deref for WriteTx {
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        self.guard
-            .as_mut()
-            .and_then(|g| g.conn.as_mut())
-            .unwrap_or_else(|| unreachable!())
+        self.conn().unwrap_or_else(|_| unreachable!())
     }
 }
 
