@@ -91,15 +91,28 @@ fn signed_ahead(seal: OwnedSealer, seq: u64) -> OwnedSealer {
 fn sign_ahead(jobs: Vec<Job>, expected: &[Option<u64>]) -> Vec<Job> {
     jobs.into_iter()
         .zip(expected)
-        .map(|((mut job, reply), seq)| {
-            if let (JobEffect::NewItem(_), Some(seq)) = (&job.effect, *seq) {
-                // Steps are decided in the transaction, before they are signed: a refused
-                // step is not worth a signature.
-                let placeholder: OwnedSealer = Box::new(|_| Err(String::new()));
-                let seal = std::mem::replace(&mut job.seal, placeholder);
-                job.seal = signed_ahead(seal, seq);
+        .map(|((job, reply), seq)| match (&job.effect, *seq) {
+            // Steps are decided in the transaction, before they are signed: a refused step is
+            // not worth a signature.
+            (JobEffect::NewItem(_), Some(seq)) => {
+                let SendJob {
+                    ctx,
+                    to,
+                    effect,
+                    seal,
+                } = job;
+                let seal = signed_ahead(seal, seq);
+                (
+                    SendJob {
+                        ctx,
+                        to,
+                        effect,
+                        seal,
+                    },
+                    reply,
+                )
             }
-            (job, reply)
+            _ => (job, reply),
         })
         .collect()
 }
